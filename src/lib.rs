@@ -1,0 +1,8 @@
+//! Reelmap engine: scan → media (GStreamer) → model (Candle) → features →
+//! cluster/naming → map → store. The `reelmap` command line and the desktop app are
+//! thin layers over this library.
+
+pub mod media;
+pub mod model;
+pub mod store;
+pub mod util;

@@ -1,0 +1,755 @@
+//! GStreamer: probing files and sampling frames from them.
+//!
+//! Frames are scaled inside the pipeline (so that full-resolution RGB never has to be
+//! produced) to the size the model's preprocessing wants before its centre crop.
+
+use crate::store::MediaInfo;
+use anyhow::{Context, Result, anyhow, bail};
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use gstreamer_pbutils as gst_pbutils;
+use gstreamer_video as gst_video;
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gst_pbutils::prelude::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+static GST_INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<()> {
+    GST_INIT
+        .get_or_init(|| gst::init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow!("GStreamer could not be initialised: {e}"))
+}
+
+/// A decoded frame: tightly packed RGB, 8 bits per channel.
+#[derive(Clone)]
+pub struct RgbFrame {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+    /// Presentation timestamp in nanoseconds from the start of the stream.
+    pub pts_ns: u64,
+}
+
+impl RgbFrame {
+    pub fn ts_ms(&self) -> i64 {
+        (self.pts_ns / 1_000_000) as i64
+    }
+
+    /// Mean and standard deviation of luma, used to skip black or flat poster frames.
+    pub fn luma_stats(&self) -> (f32, f32) {
+        let mut sum = 0f64;
+        let mut sum2 = 0f64;
+        let mut n = 0f64;
+        // Every 7th pixel is plenty for a global statistic.
+        for px in self.data.chunks_exact(3).step_by(7) {
+            let y = 0.299 * px[0] as f64 + 0.587 * px[1] as f64 + 0.114 * px[2] as f64;
+            sum += y;
+            sum2 += y * y;
+            n += 1.0;
+        }
+        if n == 0.0 {
+            return (0.0, 0.0);
+        }
+        let mean = sum / n;
+        let var = (sum2 / n - mean * mean).max(0.0);
+        (mean as f32, var.sqrt() as f32)
+    }
+}
+
+/// How frames are picked from a video.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampler {
+    /// `n` frames spread evenly between 5 % and 95 % of the duration.
+    Uniform { n: usize },
+    /// Every `step`-th decoded frame (the "every Δh-th frame" sampler).
+    EveryNth { step: usize, max: usize },
+    /// A fixed rate in frames per second, for dense strips.
+    Rate { fps: f64, max: usize },
+}
+
+impl Sampler {
+    pub fn describe(&self) -> String {
+        match self {
+            Sampler::Uniform { n } => format!("uniform:{n}"),
+            Sampler::EveryNth { step, max } => format!("every:{step}:max{max}"),
+            Sampler::Rate { fps, max } => format!("rate:{fps}:max{max}"),
+        }
+    }
+
+    /// Parses "uniform:16", "every:10", "rate:5".
+    pub fn parse(s: &str) -> Result<Sampler> {
+        let mut parts = s.split(':');
+        let kind = parts.next().unwrap_or("");
+        let arg = parts.next();
+        let num = |a: Option<&str>, d: f64| -> Result<f64> {
+            match a {
+                None => Ok(d),
+                Some(a) => a
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0)
+                    .ok_or_else(|| anyhow!("bad number {a:?} in sampler {s:?}")),
+            }
+        };
+        Ok(match kind {
+            "uniform" => Sampler::Uniform {
+                n: num(arg, 16.0)? as usize,
+            },
+            "every" => Sampler::EveryNth {
+                step: num(arg, 10.0)? as usize,
+                max: 2000,
+            },
+            "rate" => Sampler::Rate {
+                fps: num(arg, 5.0)?,
+                max: 2000,
+            },
+            _ => bail!("unknown sampler {s:?}: use uniform:N, every:H or rate:FPS"),
+        })
+    }
+}
+
+/// Output size for a frame of `w`×`h` (display aspect) whose short side becomes `short`.
+pub fn scaled_size(w: u32, h: u32, short: u32) -> (u32, u32) {
+    if w == 0 || h == 0 {
+        return (short, short);
+    }
+    let (w, h) = (w as f64, h as f64);
+    let s = short as f64 / w.min(h);
+    let sw = ((w * s).round() as u32).max(short);
+    let sh = ((h * s).round() as u32).max(short);
+    // Even sizes keep every converter happy.
+    (sw + (sw & 1), sh + (sh & 1))
+}
+
+pub fn file_uri(path: &Path) -> Result<String> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    Ok(gst::glib::filename_to_uri(&abs, None)
+        .map_err(|e| anyhow!("cannot make a URI for {}: {e}", abs.display()))?
+        .to_string())
+}
+
+/// Result of probing one file.
+#[derive(Debug)]
+pub enum Probe {
+    Video(MediaInfo),
+    /// Not a video at all (an image, audio only, or unknown data).
+    NotVideo(String),
+    /// Looks like media but cannot be used (missing decoder, broken header, timeout).
+    Failed(String),
+}
+
+/// Probes a file with GStreamer's discoverer: container, codec, size, rate, duration.
+pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
+    init()?;
+    let uri = file_uri(path)?;
+    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
+        .context("cannot create a GStreamer discoverer")?;
+    let info = match discoverer.discover_uri(&uri) {
+        Ok(info) => info,
+        Err(e) => return Ok(classify_discoverer_error(&e.to_string())),
+    };
+    use gst_pbutils::DiscovererResult as R;
+    match info.result() {
+        R::Ok => {}
+        R::MissingPlugins => {
+            let details: Vec<String> = info
+                .missing_elements_installer_details()
+                .iter()
+                .map(|d| d.split('|').nth(3).unwrap_or(d.as_str()).to_string())
+                .collect();
+            let what = if details.is_empty() {
+                "a needed GStreamer plugin".to_string()
+            } else {
+                details.join(", ")
+            };
+            return Ok(Probe::Failed(format!(
+                "unsupported format: no installed GStreamer plugin provides {what}"
+            )));
+        }
+        R::Timeout => {
+            return Ok(Probe::Failed(format!(
+                "probing timed out after {} s",
+                timeout.as_secs()
+            )));
+        }
+        other => return Ok(Probe::Failed(format!("probing failed: {other:?}"))),
+    }
+    let videos = info.video_streams();
+    let Some(v) = videos.iter().find(|v| !v.is_image()) else {
+        return Ok(if videos.is_empty() {
+            Probe::NotVideo("no video stream".into())
+        } else {
+            Probe::NotVideo("a still image, not a video".into())
+        });
+    };
+    let par = v.par();
+    let (mut w, h) = (v.width() as i64, v.height() as i64);
+    if par.numer() > 0 && par.denom() > 0 && par.numer() != par.denom() {
+        // Store the display size: what a person sees, and what the scaler produces.
+        w = (w * par.numer() as i64 + par.denom() as i64 / 2) / par.denom() as i64;
+    }
+    let fr = v.framerate();
+    let fps = if fr.denom() > 0 && fr.numer() > 0 {
+        Some(fr.numer() as f64 / fr.denom() as f64)
+    } else {
+        None
+    };
+    let codec = v
+        .caps()
+        .map(|c| gst_pbutils::pb_utils_get_codec_description(&c).to_string());
+    let container = info
+        .container_streams()
+        .first()
+        .and_then(|c| c.caps())
+        .map(|c| gst_pbutils::pb_utils_get_codec_description(&c).to_string());
+    Ok(Probe::Video(MediaInfo {
+        duration_ms: info.duration().map(|d| d.mseconds() as i64),
+        container,
+        codec,
+        width: Some(w),
+        height: Some(h),
+        fps,
+        seekable: info.is_seekable(),
+    }))
+}
+
+fn classify_discoverer_error(msg: &str) -> Probe {
+    let lower = msg.to_lowercase();
+    if lower.contains("could not determine type") || lower.contains("not a valid") {
+        Probe::NotVideo(format!("not a media file GStreamer recognises ({msg})"))
+    } else if lower.contains("permission") {
+        Probe::Failed(format!("cannot read the file: {msg}"))
+    } else {
+        Probe::Failed(format!("cannot be opened as media: {msg}"))
+    }
+}
+
+/// A frame pipeline: file → decoder → scaler → RGB appsink.
+struct FramePipeline {
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    /// Frames with an earlier timestamp are dropped before conversion (decode-and-drop).
+    drop_before_ns: Arc<AtomicU64>,
+}
+
+impl Drop for FramePipeline {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl FramePipeline {
+    fn new(path: &Path, short_side: u32, hint: Option<(u32, u32)>) -> Result<Self> {
+        init()?;
+        let pipeline = gst::Pipeline::new();
+        let src = gst::ElementFactory::make("filesrc")
+            .property("location", path.to_path_buf())
+            .build()?;
+        let decode = gst::ElementFactory::make("decodebin").build()?;
+        // videoconvertscale scales in YUV before converting: far less work than
+        // converting full-resolution frames to RGB first.
+        let convert = gst::ElementFactory::make("videoconvertscale")
+            .build()
+            .or_else(|_| gst::ElementFactory::make("videoconvert").build())?;
+        let scale_extra = if convert.factory().map(|f| f.name() == "videoconvert").unwrap_or(false) {
+            Some(gst::ElementFactory::make("videoscale").build()?)
+        } else {
+            None
+        };
+        let filter = gst::ElementFactory::make("capsfilter").build()?;
+        let (w, h) = hint.map(|(w, h)| scaled_size(w, h, short_side)).unwrap_or((short_side, short_side));
+        filter.set_property("caps", rgb_caps(w, h));
+        let sink = gst_app::AppSink::builder()
+            .sync(false)
+            .max_buffers(2)
+            .enable_last_sample(false)
+            .build();
+        pipeline.add_many([&src, &decode, &convert, &filter, sink.upcast_ref()])?;
+        if let Some(s) = &scale_extra {
+            pipeline.add(s)?;
+        }
+        src.link(&decode)?;
+        match &scale_extra {
+            Some(s) => gst::Element::link_many([&convert, s, &filter, sink.upcast_ref()])?,
+            None => gst::Element::link_many([&convert, &filter, sink.upcast_ref()])?,
+        }
+
+        let drop_before_ns = Arc::new(AtomicU64::new(0));
+        let convert_weak = convert.downgrade();
+        let filter_weak = filter.downgrade();
+        let linked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        decode.connect_pad_added(move |_, pad| {
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let is_video = caps
+                .structure(0)
+                .map(|s| s.name().starts_with("video/"))
+                .unwrap_or(false);
+            if !is_video || linked.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let (Some(convert), Some(filter)) = (convert_weak.upgrade(), filter_weak.upgrade()) else {
+                return;
+            };
+            // Size the output from the decoder's real caps (display aspect ratio).
+            if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
+                let par = info.par();
+                let mut w = info.width() as u64;
+                if par.numer() > 0 && par.denom() > 0 {
+                    w = w * par.numer() as u64 / par.denom() as u64;
+                }
+                let (sw, sh) = scaled_size(w as u32, info.height(), short_side);
+                filter.set_property("caps", rgb_caps(sw, sh));
+            }
+            if let Some(sinkpad) = convert.static_pad("sink") {
+                let _ = pad.link(&sinkpad);
+            }
+        });
+        if let Some(sinkpad) = convert.static_pad("sink") {
+            let threshold = drop_before_ns.clone();
+            sinkpad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                let limit = threshold.load(Ordering::Relaxed);
+                if limit > 0
+                    && let Some(buf) = info.buffer()
+                    && let Some(pts) = buf.pts()
+                    && pts.nseconds() < limit
+                {
+                    return gst::PadProbeReturn::Drop;
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        Ok(FramePipeline {
+            pipeline,
+            sink,
+            drop_before_ns,
+        })
+    }
+
+    /// First error message on the bus, if any.
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(e) = msg.view() {
+                let mut text = e.error().to_string();
+                if let Some(d) = e.debug()
+                    && text.len() < 40
+                {
+                    let d = d.to_string();
+                    let short: String = d.lines().last().unwrap_or("").chars().take(160).collect();
+                    if !short.is_empty() {
+                        text = format!("{text} ({short})");
+                    }
+                }
+                return Some(text);
+            }
+        }
+        None
+    }
+
+    /// Brings the pipeline to PAUSED with the first frame prerolled.
+    fn preroll(&self) -> Result<()> {
+        self.pipeline
+            .set_state(gst::State::Paused)
+            .map_err(|_| anyhow!(self.bus_error().unwrap_or_else(|| "cannot start decoding".into())))?;
+        let bus = self.pipeline.bus().context("pipeline without bus")?;
+        let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                bail!("timed out waiting for the first frame");
+            }
+            let Some(msg) = bus.timed_pop_filtered(
+                gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+                &[gst::MessageType::AsyncDone, gst::MessageType::Error, gst::MessageType::Eos],
+            ) else {
+                bail!("timed out waiting for the first frame");
+            };
+            match msg.view() {
+                gst::MessageView::AsyncDone(_) => return Ok(()),
+                gst::MessageView::Eos(_) => bail!("the stream ended before any frame was decoded"),
+                gst::MessageView::Error(e) => bail!("{}", e.error()),
+                _ => {}
+            }
+        }
+    }
+
+    fn duration_ns(&self) -> Option<u64> {
+        self.pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(|d| d.nseconds())
+            .filter(|d| *d > 0)
+    }
+
+    fn seekable(&self) -> bool {
+        let mut q = gst::query::Seeking::new(gst::Format::Time);
+        if self.pipeline.query(&mut q) {
+            q.result().0
+        } else {
+            false
+        }
+    }
+
+    /// Seeks in PAUSED and returns the prerolled frame (None at end of stream).
+    fn seek_and_grab(&self, flags: gst::SeekFlags, pos_ns: u64) -> Result<Option<RgbFrame>> {
+        self.pipeline
+            .seek_simple(gst::SeekFlags::FLUSH | flags, gst::ClockTime::from_nseconds(pos_ns))
+            .map_err(|_| anyhow!("seek to {:.2} s refused", pos_ns as f64 / 1e9))?;
+        match self.sink.try_pull_preroll(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64)) {
+            Some(sample) => Ok(Some(sample_to_frame(&sample)?)),
+            None => {
+                if let Some(e) = self.bus_error() {
+                    bail!("{e}");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Starts playing (as fast as possible, no clock sync) from the current position.
+    fn play(&self) -> Result<()> {
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| anyhow!(self.bus_error().unwrap_or_else(|| "cannot start decoding".into())))?;
+        Ok(())
+    }
+
+    /// Next decoded frame in PLAYING state, None at end of stream.
+    fn next_frame(&self) -> Result<Option<RgbFrame>> {
+        match self.sink.try_pull_sample(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64)) {
+            Some(sample) => Ok(Some(sample_to_frame(&sample)?)),
+            None => {
+                if let Some(e) = self.bus_error() {
+                    bail!("{e}");
+                }
+                if self.sink.is_eos() {
+                    Ok(None)
+                } else {
+                    bail!("decoding stalled (no frame for {} s)", STEP_TIMEOUT.as_secs())
+                }
+            }
+        }
+    }
+}
+
+fn rgb_caps(w: u32, h: u32) -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::Rgb)
+        .width(w as i32)
+        .height(h as i32)
+        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+        .build()
+}
+
+fn sample_to_frame(sample: &gst::Sample) -> Result<RgbFrame> {
+    let caps = sample.caps().context("frame without caps")?;
+    let info = gst_video::VideoInfo::from_caps(caps).context("frame with unreadable caps")?;
+    let buffer = sample.buffer().context("sample without buffer")?;
+    let pts_ns = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+        .map_err(|_| anyhow!("cannot map a decoded frame"))?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let plane = frame.plane_data(0).map_err(|_| anyhow!("cannot read a decoded frame"))?;
+    let mut data = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
+    }
+    Ok(RgbFrame {
+        width: w as u32,
+        height: h as u32,
+        data,
+        pts_ns,
+    })
+}
+
+/// What sampling produced: the frames, and a warning if decoding stopped early.
+pub struct Sampled {
+    pub frames: Vec<RgbFrame>,
+    pub warning: Option<String>,
+}
+
+/// Samples frames from a video. `short_side` is the size the frames are scaled to
+/// (the model's resize before its centre crop). `hint` is the probed display size.
+pub fn sample_frames(path: &Path, sampler: Sampler, short_side: u32, hint: Option<(u32, u32)>) -> Result<Sampled> {
+    let fp = FramePipeline::new(path, short_side, hint)?;
+    fp.preroll()?;
+    let duration = fp.duration_ns();
+    let seekable = fp.seekable();
+    let mut out = Vec::new();
+    let res = match sampler {
+        Sampler::Uniform { n } if n > 0 => match duration {
+            Some(d) if seekable => sample_uniform_seeking(&fp, n, d, &mut out),
+            _ => sample_uniform_forward(&fp, n, duration, &mut out),
+        },
+        Sampler::Uniform { .. } => Ok(()),
+        Sampler::EveryNth { step, max } => sample_forward_filter(&fp, &mut out, max, |i, _| i % step.max(1) == 0),
+        Sampler::Rate { fps, max } => {
+            let period = (1e9 / fps.max(1e-3)) as u64;
+            let mut next = 0u64;
+            sample_forward_filter(&fp, &mut out, max, move |_, pts| {
+                if pts >= next {
+                    next = (pts / period + 1) * period;
+                    true
+                } else {
+                    false
+                }
+            })
+        }
+    };
+    match res {
+        Ok(()) if out.is_empty() => bail!("no frame could be decoded"),
+        Ok(()) => Ok(Sampled {
+            frames: out,
+            warning: None,
+        }),
+        Err(e) if out.is_empty() => Err(e),
+        Err(e) => Ok(Sampled {
+            frames: out,
+            warning: Some(format!("decoding stopped early: {e}")),
+        }),
+    }
+}
+
+/// Target timestamps: evenly from 5 % to 95 % of the duration.
+pub fn uniform_targets(n: usize, duration_ns: u64) -> Vec<u64> {
+    let d = duration_ns as f64;
+    if n == 1 {
+        return vec![(0.5 * d) as u64];
+    }
+    (0..n)
+        .map(|i| (d * (0.05 + 0.9 * i as f64 / (n - 1) as f64)) as u64)
+        .collect()
+}
+
+/// Keyframe seeks are cheap but, when keyframes are sparser than the sampling step,
+/// return the same keyframe again. Each duplicate is detected by its timestamp and
+/// replaced either by an accurate seek or, when that would decode more, by decoding
+/// forward through the rest of the targets. Timestamps always strictly increase.
+fn sample_uniform_seeking(fp: &FramePipeline, n: usize, duration: u64, out: &mut Vec<RgbFrame>) -> Result<()> {
+    let targets = uniform_targets(n, duration);
+    let mut i = 0;
+    while i < targets.len() {
+        let t = targets[i];
+        let last = out.last().map(|f| f.pts_ns);
+        let Some(frame) = fp.seek_and_grab(gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE, t)? else {
+            break;
+        };
+        if last.is_none_or(|l| frame.pts_ns > l) {
+            out.push(frame);
+            i += 1;
+            continue;
+        }
+        // Duplicate keyframe. Cost of accurate seeks ≈ remaining targets × distance from
+        // the keyframe; cost of decoding forward ≈ the rest of the span.
+        let keyframe = frame.pts_ns;
+        let remaining = (targets.len() - i) as u64;
+        let forward_cost = targets[targets.len() - 1].saturating_sub(keyframe);
+        let seek_cost = remaining * t.saturating_sub(keyframe);
+        if forward_cost <= seek_cost {
+            return decode_forward_to_targets(fp, &targets[i..], out);
+        }
+        match fp.seek_and_grab(gst::SeekFlags::ACCURATE, t)? {
+            Some(f) if last.is_none_or(|l| f.pts_ns > l) => out.push(f),
+            Some(_) => {}
+            None => break,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// From the first target on, decodes every frame but converts only those picked:
+/// the first frame at or after each target.
+fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) -> Result<()> {
+    let Some(&first) = targets.first() else {
+        return Ok(());
+    };
+    let last_pts = out.last().map(|f| f.pts_ns);
+    fp.pipeline
+        .seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::ClockTime::from_nseconds(first),
+        )
+        .map_err(|_| anyhow!("seek refused"))?;
+    fp.drop_before_ns.store(first.max(1), Ordering::Relaxed);
+    fp.play()?;
+    let mut j = 0;
+    let mut prev = last_pts;
+    while j < targets.len() {
+        let Some(frame) = fp.next_frame()? else { break };
+        if prev.is_some_and(|p| frame.pts_ns <= p) || frame.pts_ns < targets[j] {
+            continue;
+        }
+        prev = Some(frame.pts_ns);
+        // Skip every target this frame already covers, so that none is sampled twice.
+        while j < targets.len() && targets[j] <= frame.pts_ns {
+            j += 1;
+        }
+        out.push(frame);
+        if j < targets.len() {
+            fp.drop_before_ns.store(targets[j].max(1), Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// For files that cannot seek (or have no known duration): decode everything, keeping a
+/// thinning reservoir so that memory stays bounded, then pick `n` evenly.
+fn sample_uniform_forward(fp: &FramePipeline, n: usize, duration: Option<u64>, out: &mut Vec<RgbFrame>) -> Result<()> {
+    if let Some(d) = duration {
+        fp.play()?;
+        let targets = uniform_targets(n, d);
+        let mut j = 0;
+        let mut prev: Option<u64> = None;
+        fp.drop_before_ns.store(targets[0].max(1), Ordering::Relaxed);
+        while j < targets.len() {
+            let Some(frame) = fp.next_frame()? else { break };
+            if prev.is_some_and(|p| frame.pts_ns <= p) || frame.pts_ns < targets[j] {
+                continue;
+            }
+            prev = Some(frame.pts_ns);
+            while j < targets.len() && targets[j] <= frame.pts_ns {
+                j += 1;
+            }
+            out.push(frame);
+            if j < targets.len() {
+                fp.drop_before_ns.store(targets[j].max(1), Ordering::Relaxed);
+            }
+        }
+        return Ok(());
+    }
+    fp.play()?;
+    let mut keep: Vec<RgbFrame> = Vec::new();
+    let mut spacing: u64 = 100_000_000; // 0.1 s, doubled whenever the reservoir fills
+    let mut next_at: u64 = 0;
+    let mut result = Ok(());
+    loop {
+        let frame = match fp.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        if frame.pts_ns < next_at && !keep.is_empty() {
+            continue;
+        }
+        next_at = frame.pts_ns + spacing;
+        keep.push(frame);
+        if keep.len() >= 4 * n.max(1) {
+            keep = keep.into_iter().step_by(2).collect();
+            spacing *= 2;
+        }
+    }
+    if keep.len() > n {
+        let len = keep.len();
+        let picks: Vec<usize> = (0..n).map(|i| i * (len - 1) / (n - 1).max(1)).collect();
+        let mut idx = 0;
+        keep.retain(|_| {
+            let k = picks.contains(&idx);
+            idx += 1;
+            k
+        });
+    }
+    out.extend(keep);
+    result
+}
+
+/// Decodes forward from the start and keeps frames the filter accepts
+/// (frame index, pts) — for the "every h-th frame" and fixed-rate samplers.
+fn sample_forward_filter(
+    fp: &FramePipeline,
+    out: &mut Vec<RgbFrame>,
+    max: usize,
+    mut accept: impl FnMut(usize, u64) -> bool,
+) -> Result<()> {
+    fp.play()?;
+    let mut index = 0usize;
+    let mut prev: Option<u64> = None;
+    while out.len() < max {
+        let Some(frame) = fp.next_frame()? else { break };
+        let i = index;
+        index += 1;
+        if prev.is_some_and(|p| frame.pts_ns <= p) {
+            continue;
+        }
+        if accept(i, frame.pts_ns) {
+            prev = Some(frame.pts_ns);
+            out.push(frame);
+        }
+    }
+    Ok(())
+}
+
+/// Picks the poster: the first sampled frame that is neither near-black nor flat,
+/// falling back to the most detailed one.
+pub fn choose_poster(frames: &[RgbFrame]) -> Option<usize> {
+    let stats: Vec<(f32, f32)> = frames.iter().map(|f| f.luma_stats()).collect();
+    // Prefer a frame from the middle third (titles and fades live at the ends).
+    let n = frames.len();
+    let order: Vec<usize> = (n / 3..n).chain(0..n / 3).collect();
+    order
+        .iter()
+        .copied()
+        .find(|&i| stats[i].0 > 24.0 && stats[i].0 < 235.0 && stats[i].1 > 12.0)
+        .or_else(|| (0..n).max_by(|&a, &b| stats[a].1.total_cmp(&stats[b].1)))
+}
+
+/// Encodes RGB as JPEG, optionally downscaled so the height is at most `max_h`.
+pub fn encode_jpeg(frame: &RgbFrame, max_h: u32, quality: u8) -> Result<(Vec<u8>, u32, u32)> {
+    let img = image::RgbImage::from_raw(frame.width, frame.height, frame.data.clone())
+        .context("frame buffer size mismatch")?;
+    let img = if frame.height > max_h {
+        let w = (frame.width as u64 * max_h as u64 / frame.height as u64).max(1) as u32;
+        image::imageops::resize(&img, w, max_h, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let (w, h) = img.dimensions();
+    let mut out = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    enc.encode_image(&img)?;
+    Ok((out, w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_span_five_to_ninety_five_percent() {
+        let t = uniform_targets(16, 100_000);
+        assert_eq!(t.len(), 16);
+        assert_eq!(t[0], 5_000);
+        assert_eq!(t[15], 95_000);
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn scaled_size_keeps_aspect() {
+        assert_eq!(scaled_size(1920, 1080, 256), (456, 256));
+        assert_eq!(scaled_size(1080, 1920, 256), (256, 456));
+        assert_eq!(scaled_size(160, 120, 256), (342, 256));
+    }
+
+    #[test]
+    fn sampler_parsing() {
+        assert_eq!(Sampler::parse("uniform:8").unwrap(), Sampler::Uniform { n: 8 });
+        assert!(matches!(Sampler::parse("rate:5").unwrap(), Sampler::Rate { .. }));
+        assert!(Sampler::parse("bogus").is_err());
+    }
+}

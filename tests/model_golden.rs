@@ -1,0 +1,66 @@
+//! The Candle port of EfficientNet-Lite0 against the PyTorch reference
+//! (golden file made by scripts/reference/make_golden.py from the same weights).
+
+use reelmap::model::{Embedder, preprocess_rgb};
+use serde_json::Value;
+
+fn golden() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/efficientnet-lite0_chelsea.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn input() -> Vec<f32> {
+    let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chelsea_224.png")).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (224, 224));
+    preprocess_rgb(224, 224, img.as_raw(), 224, 224, 127.0, 128.0)
+}
+
+fn max_abs_diff(a: &[f32], b: &Value) -> f32 {
+    let b: Vec<f32> = b.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn load() -> Embedder {
+    Embedder::load("efficientnet-lite0", &candle_core::Device::Cpu)
+        .expect("EfficientNet-Lite0 weights must be installed: run ./scripts/setup.sh")
+}
+
+#[test]
+fn fast_cpu_path_matches_pytorch_reference() {
+    let g = golden();
+    let e = load();
+    let out = e.net.forward_cpu(&[input()]).unwrap();
+    let df = max_abs_diff(&out.features[0], &g["features"]);
+    let dl = max_abs_diff(&out.logits[0], &g["logits"]);
+    println!("fast CPU path: max |Δfeature| = {df:e}, max |Δlogit| = {dl:e}");
+    assert!(df <= 1e-4, "features differ by {df}");
+    assert!(dl <= 1e-4, "logits differ by {dl}");
+    let top = reelmap::model::top_k(&reelmap::model::softmax(&out.logits[0]), 1)[0].0;
+    assert_eq!(top as u64, g["top5"][0][0].as_u64().unwrap());
+}
+
+#[test]
+fn plain_candle_path_matches_pytorch_reference() {
+    let g = golden();
+    let e = load();
+    let out = e.net.forward_candle(&[input()]).unwrap();
+    let df = max_abs_diff(&out.features[0], &g["features"]);
+    let dl = max_abs_diff(&out.logits[0], &g["logits"]);
+    println!("plain Candle path: max |Δfeature| = {df:e}, max |Δlogit| = {dl:e}");
+    assert!(df <= 1e-4, "features differ by {df}");
+    assert!(dl <= 1e-4, "logits differ by {dl}");
+}
+
+#[test]
+fn batching_does_not_change_results() {
+    let e = load();
+    let x = input();
+    let single = e.net.forward_cpu(std::slice::from_ref(&x)).unwrap();
+    let flipped: Vec<f32> = x.chunks_exact(3).rev().flatten().copied().collect();
+    let batch = e.net.forward_cpu(&[flipped, x.clone(), x]).unwrap();
+    for i in [1, 2] {
+        let d = single.features[0].iter().zip(&batch.features[i]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(d < 1e-5, "batch position {i} differs by {d}");
+    }
+}
