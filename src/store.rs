@@ -208,6 +208,7 @@ pub struct FrameRecord {
     pub thumb_jpeg: Option<Vec<u8>>,
 }
 
+#[derive(Clone)]
 pub struct Poster {
     pub ts_ms: i64,
     pub width: u32,

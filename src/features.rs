@@ -1,0 +1,257 @@
+//! Per-video features: decode frames (several videos at once), embed them in
+//! batches, and store per-frame features, the per-video descriptor, class
+//! probabilities, thumbnails and a poster — one transaction per video.
+//!
+//! Decoding and embedding overlap through bounded channels, so memory stays bounded
+//! whatever the size of the library: at most `queue` decoded videos wait for the
+//! network at any time.
+
+use crate::media::{self, RgbFrame, Sampler};
+use crate::model::{Embedder, softmax, top_k};
+use crate::progress::{Cancel, Event, Progress};
+use crate::store::{Catalogue, EmbeddingRecord, FrameRecord, Poster, VideoRow};
+use crate::util::l2_normalize;
+use anyhow::Result;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    pub sampler: Sampler,
+    /// Videos decoded at the same time.
+    pub decode_threads: usize,
+    /// Frames per network call.
+    pub batch: usize,
+    /// Decoded videos allowed to wait for the network.
+    pub queue: usize,
+    pub thumbs: bool,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        EmbedOptions {
+            sampler: Sampler::Uniform { n: 16 },
+            decode_threads: 2,
+            batch: 8,
+            queue: 4,
+            thumbs: true,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct EmbedReport {
+    pub videos: usize,
+    pub embedded: usize,
+    pub failed: usize,
+    pub frames: usize,
+    pub decode_seconds: f64,
+    pub embed_seconds: f64,
+    pub wall_seconds: f64,
+    pub cancelled: bool,
+    pub problems: Vec<(String, String)>,
+}
+
+/// A decoded video waiting for the network.
+struct Decoded {
+    video: VideoRow,
+    /// (timestamp ms, network input, thumbnail)
+    frames: Vec<(i64, Vec<f32>, Option<Vec<u8>>)>,
+    poster: Option<Poster>,
+    warning: Option<String>,
+    seconds: f64,
+}
+
+const THUMB_HEIGHT: u32 = 96;
+const POSTER_HEIGHT: u32 = 256;
+
+fn decode_one(video: &VideoRow, embedder: &Embedder, opts: &EmbedOptions) -> Result<Decoded> {
+    let t = Instant::now();
+    let hint = match (video.width, video.height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => Some((w as u32, h as u32)),
+        _ => None,
+    };
+    let sampled = media::sample_frames(&video.path, opts.sampler, embedder.resize_short(), hint)?;
+    let frames: &[RgbFrame] = &sampled.frames;
+    let poster = match media::choose_poster(frames) {
+        Some(i) => {
+            let (jpeg, w, h) = media::encode_jpeg(&frames[i], POSTER_HEIGHT, 82)?;
+            Some(Poster {
+                ts_ms: frames[i].ts_ms(),
+                width: w,
+                height: h,
+                jpeg,
+            })
+        }
+        None => None,
+    };
+    let mut out = Vec::with_capacity(frames.len());
+    for f in frames {
+        let thumb = if opts.thumbs {
+            Some(media::encode_jpeg(f, THUMB_HEIGHT, 70)?.0)
+        } else {
+            None
+        };
+        out.push((f.ts_ms(), embedder.preprocess(f), thumb));
+    }
+    Ok(Decoded {
+        video: video.clone(),
+        frames: out,
+        poster,
+        warning: sampled.warning,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Embeds every video of the catalogue that has no features for this model yet.
+pub fn embed_pending(
+    cat: &mut Catalogue,
+    embedder: &Embedder,
+    opts: &EmbedOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<EmbedReport> {
+    let todo = cat.videos_needing_embedding(embedder.name())?;
+    embed_videos(cat, embedder, &todo, opts, progress, cancel)
+}
+
+pub fn embed_videos(
+    cat: &mut Catalogue,
+    embedder: &Embedder,
+    todo: &[VideoRow],
+    opts: &EmbedOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<EmbedReport> {
+    let started = Instant::now();
+    let mut report = EmbedReport {
+        videos: todo.len(),
+        ..Default::default()
+    };
+    let stage = "embed".to_string();
+    progress.event(Event::Stage {
+        stage: stage.clone(),
+        total: todo.len() as u64,
+    });
+    if todo.is_empty() {
+        progress.event(Event::StageDone { stage });
+        return Ok(report);
+    }
+    media::init()?;
+    let (job_tx, job_rx) = crossbeam_channel::unbounded::<VideoRow>();
+    for v in todo {
+        job_tx.send(v.clone()).ok();
+    }
+    drop(job_tx);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
+    let model = embedder.name().to_string();
+    let sampler_desc = opts.sampler.describe();
+
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..opts.decode_threads.max(1) {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            let cancel = cancel.clone();
+            s.spawn(move || {
+                while let Ok(video) = job_rx.recv() {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    let r = decode_one(&video, embedder, opts);
+                    if done_tx.send((video, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut done = 0u64;
+        for (video, decoded) in done_rx.iter() {
+            done += 1;
+            let current = video.display.clone();
+            match decoded {
+                Err(e) => {
+                    let reason = format!("cannot decode: {e:#}");
+                    cat.mark_failed(video.id, "decode", &reason)?;
+                    report.failed += 1;
+                    progress.event(Event::Failed {
+                        stage: stage.clone(),
+                        path: current.clone(),
+                        reason: reason.clone(),
+                    });
+                    report.problems.push((current.clone(), reason));
+                }
+                Ok(d) => {
+                    report.decode_seconds += d.seconds;
+                    let t = Instant::now();
+                    let rec = embed_decoded(embedder, &d, opts.batch, &model, &sampler_desc)?;
+                    report.embed_seconds += t.elapsed().as_secs_f64();
+                    report.frames += rec.frames.len();
+                    cat.store_embedding(&rec)?;
+                    if let Some(w) = &d.warning {
+                        cat.conn().execute(
+                            "UPDATE videos SET error_stage = 'decode', error = ?2 WHERE id = ?1",
+                            rusqlite::params![video.id, w],
+                        )?;
+                        report.problems.push((current.clone(), w.clone()));
+                    }
+                    report.embedded += 1;
+                }
+            }
+            progress.event(Event::Item {
+                stage: stage.clone(),
+                done,
+                total: todo.len() as u64,
+                current,
+            });
+            if cancel.is_cancelled() {
+                report.cancelled = true;
+                break;
+            }
+        }
+        // Drain so that decoder threads blocked on a full channel can exit.
+        for _ in done_rx.try_iter() {}
+        Ok(())
+    })?;
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    progress.event(Event::StageDone { stage });
+    Ok(report)
+}
+
+/// Runs the network over a decoded video and builds what is stored for it.
+fn embed_decoded(embedder: &Embedder, d: &Decoded, batch: usize, model: &str, sampler: &str) -> Result<EmbeddingRecord> {
+    let dim = embedder.manifest.feature_dim;
+    let classes = embedder.manifest.num_classes;
+    let mut frames = Vec::with_capacity(d.frames.len());
+    let mut descriptor = vec![0f32; dim];
+    let mut class_probs = vec![0f32; classes];
+    for chunk in d.frames.chunks(batch.max(1)) {
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|(_, x, _)| x.clone()).collect();
+        let out = embedder.embed(&inputs)?;
+        for (i, (ts, _, thumb)) in chunk.iter().enumerate() {
+            let mut feat = out.features[i].clone();
+            l2_normalize(&mut feat);
+            let probs = softmax(&out.logits[i]);
+            descriptor.iter_mut().zip(&feat).for_each(|(a, b)| *a += b);
+            class_probs.iter_mut().zip(&probs).for_each(|(a, b)| *a += b);
+            frames.push(FrameRecord {
+                ts_ms: *ts,
+                feature: feat,
+                top_classes: top_k(&probs, 5),
+                thumb_jpeg: thumb.clone(),
+            });
+        }
+    }
+    let n = frames.len().max(1) as f32;
+    l2_normalize(&mut descriptor);
+    class_probs.iter_mut().for_each(|p| *p /= n);
+    Ok(EmbeddingRecord {
+        video_id: d.video.id,
+        model: model.to_string(),
+        sampler: sampler.to_string(),
+        descriptor,
+        class_probs,
+        frames,
+        poster: d.poster.clone(),
+    })
+}

@@ -1,0 +1,528 @@
+//! Finding videos: walk folders (or whole drives), fingerprint, probe, and keep the
+//! catalogue in step with the disk incrementally.
+//!
+//! The scan only ever reads the user's files. Unchanged files (same size and mtime)
+//! are not opened again; renamed or moved files are recognised by their content
+//! fingerprint and keep everything computed for them; files that disappeared are
+//! marked gone.
+
+use crate::media::{self, Probe};
+use crate::store::Catalogue;
+use crate::util::{display_path, path_to_bytes, system_time_ns};
+use anyhow::Result;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// File extensions taken as videos without looking inside.
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "3g2", "3gp", "asf", "avi", "divx", "dv", "f4v", "flv", "gif", "h264", "h265", "hevc", "ivf", "m1v", "m2t",
+    "m2ts", "m2v", "m4v", "mjpeg", "mjpg", "mk3d", "mkv", "mod", "mov", "mp4", "mpe", "mpeg", "mpg", "mts", "mxf",
+    "nut", "ogg", "ogm", "ogv", "qt", "rm", "rmvb", "tod", "ts", "vob", "webm", "wmv", "y4m",
+];
+
+/// Extensions that are certainly not video: never opened to sniff their content.
+const NOT_VIDEO_EXTENSIONS: &[&str] = &[
+    "txt", "md", "pdf", "doc", "docx", "odt", "xls", "xlsx", "ppt", "pptx", "csv", "json", "xml", "html", "htm",
+    "css", "js", "ts_", "py", "rs", "c", "h", "cpp", "java", "go", "sh", "jpg", "jpeg", "png", "webp", "heic",
+    "tif", "tiff", "bmp", "raw", "cr2", "nef", "dng", "svg", "mp3", "flac", "wav", "aac", "m4a", "opus", "wma",
+    "zip", "tar", "gz", "xz", "bz2", "7z", "rar", "iso", "exe", "dll", "so", "o", "a", "deb", "rpm", "srt", "vtt",
+    "ass", "ssa", "sub", "nfo", "db", "sqlite", "sqlite3", "ini", "cfg", "toml", "yaml", "yml", "lock", "log",
+];
+
+/// Folder names skipped by default (besides hidden ones starting with '.').
+const SYSTEM_DIRS: &[&str] = &[
+    "$RECYCLE.BIN",
+    "System Volume Information",
+    "lost+found",
+    "@eaDir",
+    "#recycle",
+    "$Recycle.Bin",
+    "node_modules",
+];
+
+/// Top-level folders of a Unix root that hold no user files.
+const ROOT_SYSTEM_DIRS: &[&str] = &["proc", "sys", "dev", "run", "tmp", "var/lib", "snap", "boot"];
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub include_hidden: bool,
+    pub follow_symlinks: bool,
+    pub probe_timeout: Duration,
+    /// Probe files in parallel with this many threads.
+    pub threads: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            include_hidden: false,
+            follow_symlinks: true,
+            probe_timeout: Duration::from_secs(20),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ScanReport {
+    pub roots: Vec<String>,
+    pub files_seen: usize,
+    pub new: usize,
+    pub unchanged: usize,
+    pub changed: usize,
+    pub moved: usize,
+    pub gone: usize,
+    pub failed: usize,
+    /// (path, reason) for every file or folder that could not be used.
+    pub problems: Vec<(String, String)>,
+}
+
+/// Progress callback: (files looked at so far, current path).
+pub type ScanProgress<'a> = &'a (dyn Fn(usize, &Path) + Sync);
+
+pub fn is_video_extension(path: &Path) -> bool {
+    ext_of(path).is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.as_str()))
+}
+
+fn ext_of(path: &Path) -> Option<String> {
+    path.extension().map(|e| e.to_string_lossy().to_lowercase())
+}
+
+/// Content sniffing for files without a telling extension: the container magic
+/// numbers of common video formats.
+pub fn sniff_video(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(n) = f.read(&mut head) else {
+        return false;
+    };
+    let h = &head[..n];
+    if h.len() < 12 {
+        return false;
+    }
+    (&h[4..8] == b"ftyp" && !matches!(&h[8..12], b"heic" | b"heix" | b"mif1" | b"avif" | b"M4A " | b"M4B "))
+        || h.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) // Matroska / WebM
+        || (h.starts_with(b"RIFF") && &h[8..12] == b"AVI ")
+        || h.starts_with(b"OggS")
+        || h.starts_with(b"FLV")
+        || h.starts_with(&[0x00, 0x00, 0x01, 0xba]) // MPEG program stream
+        || (h[0] == 0x47 && sniff_ts(path))
+        || h.starts_with(&[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11]) // ASF/WMV
+}
+
+/// MPEG transport streams: a 0x47 sync byte every 188 bytes.
+fn sniff_ts(path: &Path) -> bool {
+    let mut buf = [0u8; 188 * 4];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    if f.read_exact(&mut buf).is_err() {
+        return false;
+    }
+    (0..4).all(|i| buf[i * 188] == 0x47)
+}
+
+/// BLAKE3 of the size and the first and last 64 KiB: cheap, and enough to
+/// recognise a file after a rename or move.
+pub fn fingerprint(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = blake3::Hasher::new();
+    h.update(&size.to_le_bytes());
+    let mut buf = vec![0u8; CHUNK as usize];
+    let n = read_up_to(&mut f, &mut buf)?;
+    h.update(&buf[..n]);
+    if size > 2 * CHUNK {
+        f.seek(SeekFrom::Start(size - CHUNK))?;
+        let n = read_up_to(&mut f, &mut buf)?;
+        h.update(&buf[..n]);
+    } else if size > CHUNK {
+        let n = read_up_to(&mut f, &mut buf)?;
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().as_bytes().to_vec())
+}
+
+fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut total = 0;
+    while total < buf.len() {
+        match f.read(&mut buf[total..]) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+fn skip_dir(name: &str, depth: usize, rel_to_fs_root: Option<&str>, opts: &ScanOptions) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    if !opts.include_hidden && name.starts_with('.') {
+        return true;
+    }
+    if SYSTEM_DIRS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        return true;
+    }
+    rel_to_fs_root.is_some_and(|rel| ROOT_SYSTEM_DIRS.contains(&rel))
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotFound => "no longer there".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A file found by the walk, before any catalogue decision.
+struct Found {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i64,
+    by_extension: bool,
+}
+
+/// Walks `root`, returning candidate video files and walk problems.
+fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen_inodes: HashSet<(u64, u64)> = HashSet::new();
+    let is_fs_root = root.parent().is_none();
+    let mut count = 0usize;
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(opts.follow_symlinks)
+        .same_file_system(false)
+        .into_iter()
+        .filter_entry(|e| {
+            if !e.file_type().is_dir() {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            let rel = if is_fs_root {
+                e.path().strip_prefix(root).ok().map(|p| p.to_string_lossy().into_owned())
+            } else {
+                None
+            };
+            !skip_dir(&name, e.depth(), rel.as_deref(), opts)
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                let reason = if let Some(anc) = err.loop_ancestor() {
+                    format!("symbolic link loop back to {} (not followed)", anc.display())
+                } else if let Some(ioe) = err.io_error() {
+                    if ioe.kind() == std::io::ErrorKind::NotFound && path.symlink_metadata().is_ok() {
+                        "broken symbolic link (its target does not exist)".to_string()
+                    } else if ioe.kind() == std::io::ErrorKind::NotFound {
+                        // Vanished between listing and reading: nothing to report.
+                        continue;
+                    } else {
+                        io_reason(ioe)
+                    }
+                } else {
+                    err.to_string()
+                };
+                problems.push((path, reason));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        count += 1;
+        if count % 256 == 0 {
+            progress(count, entry.path());
+        }
+        let name = entry.file_name().to_string_lossy();
+        if !opts.include_hidden && name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        let by_extension = is_video_extension(&path);
+        let ext_known_other = ext_of(&path).is_some_and(|e| NOT_VIDEO_EXTENSIONS.contains(&e.as_str()));
+        if !by_extension && ext_known_other {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                if by_extension {
+                    let reason = e.io_error().map(io_reason).unwrap_or_else(|| e.to_string());
+                    if reason != "no longer there" {
+                        problems.push((path, reason));
+                    }
+                }
+                continue;
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // The same file reached through two links is catalogued once.
+            if !seen_inodes.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
+        }
+        let mtime_ns = meta.modified().map(system_time_ns).unwrap_or(0);
+        if !by_extension && (meta.len() < 1024 || !sniff_video(&path)) {
+            continue;
+        }
+        found.push(Found {
+            path,
+            size: meta.len(),
+            mtime_ns,
+            by_extension,
+        });
+    }
+    let _ = &mut seen_inodes;
+    (found, problems)
+}
+
+/// Broken symlinks with a video extension are worth a catalogue row (so they show up
+/// as failed videos); other walk problems only go to the report.
+fn is_video_problem(path: &Path) -> bool {
+    is_video_extension(path)
+}
+
+/// Scans each root and brings the catalogue up to date. Returns what happened.
+pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress: ScanProgress<'_>) -> Result<ScanReport> {
+    media::init()?;
+    let mut report = ScanReport::default();
+    for root in roots {
+        let root = match std::fs::canonicalize(root) {
+            Ok(r) => r,
+            Err(e) => {
+                report
+                    .problems
+                    .push((display_path(root), format!("cannot scan this folder: {}", io_reason(&e))));
+                continue;
+            }
+        };
+        report.roots.push(display_path(&root));
+        let root_id = cat.add_root(&root)?;
+        let (found, walk_problems) = walk(&root, opts, progress);
+        report.files_seen += found.len();
+        let mut known = cat.root_index(root_id)?;
+        let mut seen_ids: HashSet<i64> = HashSet::new();
+        let mut to_probe: Vec<(i64, PathBuf)> = Vec::new();
+
+        // Problems tied to a would-be video become failed rows; the rest are listed.
+        let mut dir_problems = Vec::new();
+        for (path, reason) in walk_problems {
+            if is_video_problem(&path) {
+                let id = match known.remove(&path_to_bytes(&path)) {
+                    Some((id, ..)) => id,
+                    None => match cat.video_by_path(&path)? {
+                        Some(v) => v.id,
+                        None => cat.insert_video(root_id, &path, 0, 0, None)?,
+                    },
+                };
+                cat.mark_failed(id, "scan", &reason)?;
+                seen_ids.insert(id);
+                report.failed += 1;
+            }
+            report.problems.push((display_path(&path), reason.clone()));
+            dir_problems.push((path, reason));
+        }
+
+        for f in &found {
+            let key = path_to_bytes(&f.path);
+            if let Some((id, size, mtime, status)) = known.remove(&key) {
+                seen_ids.insert(id);
+                if size == f.size as i64 && mtime == f.mtime_ns && status != "gone" {
+                    report.unchanged += 1;
+                    continue;
+                }
+                // Changed stat data: has the content changed?
+                let fp = match fingerprint(&f.path, f.size) {
+                    Ok(fp) => fp,
+                    Err(e) => {
+                        cat.mark_failed(id, "read", &format!("cannot read: {}", io_reason(&e)))?;
+                        report.failed += 1;
+                        continue;
+                    }
+                };
+                let old_fp = cat.video(id)?.and_then(|v| v.fingerprint);
+                if old_fp.as_deref() == Some(fp.as_slice()) && status != "failed" {
+                    cat.refresh_stat(id, f.size as i64, f.mtime_ns)?;
+                    report.unchanged += 1;
+                } else {
+                    cat.reset_changed_video(id, f.size as i64, f.mtime_ns, Some(&fp))?;
+                    to_probe.push((id, f.path.clone()));
+                    report.changed += 1;
+                }
+                continue;
+            }
+            // A path we have not seen under this root.
+            if f.size == 0 {
+                let id = match cat.video_by_path(&f.path)? {
+                    Some(v) => v.id,
+                    None => cat.insert_video(root_id, &f.path, 0, f.mtime_ns, None)?,
+                };
+                seen_ids.insert(id);
+                cat.mark_failed(id, "scan", "empty file (0 bytes)")?;
+                report.failed += 1;
+                continue;
+            }
+            let fp = match fingerprint(&f.path, f.size) {
+                Ok(fp) => Some(fp),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    let id = cat.insert_video(root_id, &f.path, f.size as i64, f.mtime_ns, None)?;
+                    seen_ids.insert(id);
+                    cat.mark_failed(id, "read", &format!("cannot read: {}", io_reason(&e)))?;
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            // Same content known at a path that no longer exists: a move or rename.
+            let fp_ref = fp.as_deref().unwrap();
+            let moved_from = cat
+                .videos_with_fingerprint(fp_ref)?
+                .into_iter()
+                .find(|v| !seen_ids.contains(&v.id) && !v.path.exists());
+            if let Some(old) = moved_from {
+                cat.move_video(old.id, root_id, &f.path, f.size as i64, f.mtime_ns)?;
+                known.remove(&path_to_bytes(&old.path));
+                seen_ids.insert(old.id);
+                report.moved += 1;
+                continue;
+            }
+            // Maybe the row exists under another root (overlapping roots).
+            if let Some(v) = cat.video_by_path(&f.path)? {
+                seen_ids.insert(v.id);
+                report.unchanged += 1;
+                continue;
+            }
+            let id = cat.insert_video(root_id, &f.path, f.size as i64, f.mtime_ns, fp.as_deref())?;
+            seen_ids.insert(id);
+            report.new += 1;
+            if f.by_extension || fp.is_some() {
+                to_probe.push((id, f.path.clone()));
+            }
+        }
+
+        // Everything still in `known` was not found this time.
+        let mut gone = Vec::new();
+        for (path_bytes, (id, _, _, status)) in known {
+            if status == "gone" || seen_ids.contains(&id) {
+                continue;
+            }
+            let p = crate::util::path_from_bytes(&path_bytes);
+            if p.symlink_metadata().is_err() {
+                gone.push(id);
+            }
+        }
+        report.gone += gone.len();
+        cat.mark_gone(&gone)?;
+
+        report.failed += probe_all(cat, &to_probe, opts, &mut report.problems)?;
+        cat.replace_scan_problems(root_id, &dir_problems)?;
+        cat.mark_root_scanned(root_id)?;
+    }
+    Ok(report)
+}
+
+/// Probes files in parallel threads (GStreamer's discoverer is synchronous) and
+/// stores results from this thread. Returns how many failed.
+fn probe_all(cat: &Catalogue, items: &[(i64, PathBuf)], opts: &ScanOptions, problems: &mut Vec<(String, String)>) -> Result<usize> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<(i64, PathBuf, Result<Probe>)>(64);
+    let queue = crossbeam_channel::unbounded::<(i64, PathBuf)>();
+    for it in items {
+        queue.0.send(it.clone()).ok();
+    }
+    drop(queue.0);
+    let mut failed = 0;
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..opts.threads.min(items.len()) {
+            let rx_q = queue.1.clone();
+            let tx = tx.clone();
+            let timeout = opts.probe_timeout;
+            s.spawn(move || {
+                while let Ok((id, path)) = rx_q.recv() {
+                    let r = media::probe(&path, timeout);
+                    if tx.send((id, path, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let by_ext: HashMap<i64, bool> = items.iter().map(|(id, p)| (*id, is_video_extension(p))).collect();
+        for (id, path, r) in rx {
+            match r {
+                Ok(Probe::Video(info)) => cat.set_media_info(id, &info)?,
+                Ok(Probe::NotVideo(_)) if !by_ext[&id] => {
+                    // Sniffed as video but is not: forget it quietly.
+                    cat.conn().execute("DELETE FROM videos WHERE id = ?1", [id])?;
+                }
+                Ok(Probe::NotVideo(reason)) | Ok(Probe::Failed(reason)) => {
+                    let reason = if reason.starts_with("not a media file") || reason.starts_with("no video") {
+                        format!("not a video: {reason}")
+                    } else {
+                        reason
+                    };
+                    cat.mark_failed(id, "probe", &reason)?;
+                    problems.push((display_path(&path), reason));
+                    failed += 1;
+                }
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    cat.mark_failed(id, "probe", &reason)?;
+                    problems.push((display_path(&path), reason));
+                    failed += 1;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_and_sniffing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(is_video_extension(Path::new("a/B.MP4")));
+        assert!(!is_video_extension(Path::new("a/b.txt")));
+        let mkv = dir.path().join("noext");
+        let mut data = vec![0x1a, 0x45, 0xdf, 0xa3];
+        data.resize(2048, 0);
+        std::fs::write(&mkv, &data).unwrap();
+        assert!(sniff_video(&mkv));
+        let txt = dir.path().join("text");
+        std::fs::write(&txt, vec![b'a'; 2048]).unwrap();
+        assert!(!sniff_video(&txt));
+    }
+
+    #[test]
+    fn fingerprint_depends_on_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.bin");
+        let b = dir.path().join("b.bin");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&a, &data).unwrap();
+        std::fs::write(&b, &data).unwrap();
+        let fa = fingerprint(&a, data.len() as u64).unwrap();
+        assert_eq!(fa, fingerprint(&b, data.len() as u64).unwrap());
+        let mut d2 = data.clone();
+        *d2.last_mut().unwrap() ^= 1;
+        std::fs::write(&b, &d2).unwrap();
+        assert_ne!(fa, fingerprint(&b, d2.len() as u64).unwrap());
+    }
+}
