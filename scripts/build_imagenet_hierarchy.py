@@ -83,6 +83,17 @@ ROOT_WNID = "n00001740"  # entity
 # falls through to a recognisable ancestor or descendant. (Comment = WordNet lemma.)
 # ---------------------------------------------------------------------------------------------
 GENERIC = {
+    # Too broad to name a folder of videos (reviewed on real clusters): WordNet files
+    # footwear, roofs and armour under "covering", cars under "container", lighters
+    # and remote controls under "device". Classes below them are still named by their
+    # own label or by a more specific ancestor.
+    "n03122748",  # covering
+    "n03094503",  # container
+    # person: only 3 ImageNet classes sit under it (baseball player, groom, scuba
+    # diver); the label "People" goes to clothing instead, which is what frames of
+    # people are actually classified as.
+    "n00007846",  # person
+    "n03183080",  # device
     # top of the hierarchy, abstractions
     "n00001740",  # entity
     "n00001930",  # physical_entity
@@ -559,7 +570,7 @@ LABELS = {
     "n01776192": ("Mites and ticks", "Mite or tick"),
     "n01942177": ("Snails and slugs", "Gastropod"),
     "n01914163": ("Sea anemones and corals", "Anthozoan"),
-    "n00007846": ("People", "Person"),
+    "n00007846": ("Persons", "Person"),
     # plants, food, landforms
     "n13134947": ("Fruits and seeds", "Fruit or seed"),
     "n07705931": ("Fruit", "Fruit"),
@@ -602,7 +613,12 @@ LABELS = {
     "n03154446": ("Cutting tools", "Cutting tool"),
     "n03101986": ("Cookware", "Cooking utensil"),
     "n03039947": ("Cleaning tools", "Cleaning tool"),
-    "n03051540": ("Clothing", "Garment"),
+    # ImageNet has no "person" class: frames of people are classified by what they
+    # wear (jersey, suit, sweatshirt...), so a video cluster dominated by garments is a
+    # cluster of people. Naming it after the garments would be literal but useless.
+    "n03051540": ("People", "Person"),
+    # Balls, pool tables, punching bags: in video, people playing games and sports.
+    "n03414162": ("Sports and games", "Sport or game"),
     "n04371563": ("Swimwear", "Swimsuit"),
     "n04489008": ("Trousers", "Pair of trousers"),
     "n03502509": ("Headwear", "Headdress"),
@@ -1228,7 +1244,9 @@ def run_checks(doc):
           share("Musical instruments", "n04536866", "n03452741"))
     check("orange and banana share 'Fruit'", share("Fruit", "n07747607", "n07753592"))
     no_named = [c["name"] for c in classes if not ancestor_labels(c["wnid"])]
-    check(f"every class has a non-generic ancestor (missing: {no_named[:5]})", not no_named)
+    # A few classes (lighter, envelope, maze...) sit only under concepts too abstract
+    # for a folder; they are named by their own label, which is never generic.
+    check(f"few classes lack a nameable ancestor ({len(no_named)}: {no_named[:8]})", len(no_named) <= 40)
     labels = {}
     for n in nodes:
         labels.setdefault(n["label"], []).append(n["wnid"])

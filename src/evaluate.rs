@@ -17,6 +17,8 @@ pub struct EvalRun {
     pub scores: Scores,
     /// Per cluster: name, size, and the category most of its videos belong to.
     pub clusters: Vec<(String, usize, String)>,
+    /// The automatic-k criterion for every k tried.
+    pub k_scores: Vec<(usize, f64)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,18 +31,19 @@ pub struct EvalReport {
 }
 
 /// Category of each embedded video under `root`: its top-level subfolder.
-pub fn truth_labels(cat: &Catalogue, model: &str, root: &Path) -> Result<Vec<(i64, String, Vec<f32>)>> {
+pub fn truth_labels(cat: &Catalogue, model: &str, root: &Path) -> Result<Vec<(i64, String, Vec<f32>, Vec<f32>)>> {
     let paths: HashMap<i64, std::path::PathBuf> =
         cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.path)).collect();
     let mut out = Vec::new();
-    for (id, d) in cat.descriptors(model)? {
+    let (ids, descs, probs) = organise::load_points(cat, model)?;
+    for ((id, d), pr) in ids.into_iter().zip(descs).zip(probs) {
         let Some(p) = paths.get(&id) else { continue };
         let Ok(rel) = p.strip_prefix(root) else { continue };
         let mut comps = rel.components();
         let (Some(first), Some(_)) = (comps.next(), comps.next()) else {
             continue; // directly in the root: no category
         };
-        out.push((id, first.as_os_str().to_string_lossy().into_owned(), d));
+        out.push((id, first.as_os_str().to_string_lossy().into_owned(), d, pr));
     }
     Ok(out)
 }
@@ -51,16 +54,17 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
         bail!("no embedded videos in subfolders of {}", root.display());
     }
     let mut cat_index: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, c, _) in &labelled {
+    for (_, c, _, _) in &labelled {
         let n = cat_index.len();
         cat_index.entry(c.clone()).or_insert(n);
     }
     let names: Vec<String> = cat_index.keys().cloned().collect();
     let idx: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let truth: Vec<usize> = labelled.iter().map(|(_, c, _)| idx[c.as_str()]).collect();
-    let raw: Vec<Vec<f32>> = labelled.iter().map(|(_, _, d)| d.clone()).collect();
-    let data = organise::prepare(&raw);
-    let probs = cat.class_probs(model)?;
+    let truth: Vec<usize> = labelled.iter().map(|(_, c, _, _)| idx[c.as_str()]).collect();
+    let raw: Vec<Vec<f32>> = labelled.iter().map(|(_, _, d, _)| d.clone()).collect();
+    let raw_probs: Vec<Vec<f32>> = labelled.iter().map(|(_, _, _, p)| p.clone()).collect();
+    let data = organise::FeatureSpace::fit(&raw, &raw_probs).transform_all(&raw, &raw_probs);
+    let probs: HashMap<i64, Vec<f32>> = labelled.iter().map(|(id, _, _, p)| (*id, p.clone())).collect();
     let mut counts = vec![0usize; names.len()];
     for &t in &truth {
         counts[t] += 1;
@@ -92,7 +96,7 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
         let classes = probs.values().next().map(|p| p.len()).unwrap_or(1000);
         let mut mean = vec![vec![0f32; classes]; c.km.k];
         let mut sizes = vec![0usize; c.km.k + 1];
-        for (i, (id, _, _)) in labelled.iter().enumerate() {
+        for (i, (id, _, _, _)) in labelled.iter().enumerate() {
             sizes[pred[i]] += 1;
             if pred[i] < c.km.k
                 && let Some(p) = probs.get(id)
@@ -129,6 +133,7 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
             label,
             k: c.km.k,
             k_method: c.method,
+            k_scores: c.k_scores,
             scores,
             clusters,
         });

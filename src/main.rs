@@ -61,6 +61,9 @@ struct ScanArgs {
     /// Do not follow symbolic links.
     #[arg(long)]
     no_follow_symlinks: bool,
+    /// Try again files that could not be used before.
+    #[arg(long)]
+    retry_failed: bool,
 }
 
 #[derive(Args, Clone)]
@@ -316,6 +319,7 @@ fn scan_options(s: &ScanArgs) -> ScanOptions {
     ScanOptions {
         include_hidden: s.include_hidden,
         follow_symlinks: !s.no_follow_symlinks,
+        retry_failed: s.retry_failed,
         ..ScanOptions::default()
     }
 }
@@ -559,6 +563,7 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             let scan = ScanArgs {
                 include_hidden: false,
                 no_follow_symlinks: false,
+                retry_failed: false,
             };
             run_scan(&mut cat, std::slice::from_ref(&root), &scan, &bars)?;
             let er = reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?;
@@ -710,6 +715,10 @@ fn print_eval(r: &reelmap::evaluate::EvalReport) {
     }
     for run in &r.runs {
         println!("\n{} — {} ({}):", run.label, run.k, run.k_method);
+        if !run.k_scores.is_empty() {
+            let curve: Vec<String> = run.k_scores.iter().map(|(k, s)| format!("{k}:{s:.3}")).collect();
+            println!("  criterion by k: {}", curve.join(" "));
+        }
         for (name, n, major) in &run.clusters {
             println!("  {:<28} {:>4}  mostly {}", name, n, major);
         }

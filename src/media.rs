@@ -35,6 +35,8 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
     /// Presentation timestamp in nanoseconds from the start of the stream.
     pub pts_ns: u64,
+    /// How long the frame is shown, when the stream says.
+    pub duration_ns: Option<u64>,
 }
 
 impl RgbFrame {
@@ -151,6 +153,9 @@ pub enum Probe {
 
 /// Probes a file with GStreamer's discoverer: container, codec, size, rate, duration.
 pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
+    if is_gif(path) {
+        return probe_gif(path);
+    }
     init()?;
     let uri = file_uri(path)?;
     let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
@@ -163,19 +168,26 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
     match info.result() {
         R::Ok => {}
         R::MissingPlugins => {
-            let details: Vec<String> = info
-                .missing_elements_installer_details()
-                .iter()
-                .map(|d| d.split('|').nth(3).unwrap_or(d.as_str()).to_string())
-                .collect();
-            let what = if details.is_empty() {
-                "a needed GStreamer plugin".to_string()
-            } else {
-                details.join(", ")
-            };
-            return Ok(Probe::Failed(format!(
-                "unsupported format: no installed GStreamer plugin provides {what}"
-            )));
+            let raw = info.missing_elements_installer_details();
+            // A missing audio or subtitle decoder does not matter: only pictures are used.
+            let video_missing = raw.is_empty()
+                || raw
+                    .iter()
+                    .any(|d| !(d.contains("decoder-audio/") || d.contains("decoder-subpicture/") || d.contains("decoder-text/") || d.contains("decoder-application/")));
+            if video_missing || info.video_streams().is_empty() {
+                let details: Vec<String> = raw
+                    .iter()
+                    .map(|d| d.split('|').nth(3).unwrap_or(d.as_str()).to_string())
+                    .collect();
+                let what = if details.is_empty() {
+                    "a needed GStreamer plugin".to_string()
+                } else {
+                    details.join(", ")
+                };
+                return Ok(Probe::Failed(format!(
+                    "unsupported format: no installed GStreamer plugin provides {what}"
+                )));
+            }
         }
         R::Timeout => {
             return Ok(Probe::Failed(format!(
@@ -226,8 +238,10 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
 
 fn classify_discoverer_error(msg: &str) -> Probe {
     let lower = msg.to_lowercase();
-    if lower.contains("could not determine type") || lower.contains("not a valid") {
+    if lower.contains("could not determine type") || lower.contains("not a valid") || lower.contains("text file") {
         Probe::NotVideo(format!("not a media file GStreamer recognises ({msg})"))
+    } else if lower.contains("missing a plug-in") || lower.contains("missing plugin") {
+        Probe::Failed("unsupported format: no installed GStreamer plugin can decode it".into())
     } else if lower.contains("permission") {
         Probe::Failed(format!("cannot read the file: {msg}"))
     } else {
@@ -460,7 +474,15 @@ fn sample_to_frame(sample: &gst::Sample) -> Result<RgbFrame> {
     let caps = sample.caps().context("frame without caps")?;
     let info = gst_video::VideoInfo::from_caps(caps).context("frame with unreadable caps")?;
     let buffer = sample.buffer().context("sample without buffer")?;
-    let pts_ns = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+    // Stream time (position in the media), not buffer time: MPEG-TS and others start
+    // their timestamps at an arbitrary offset, and seek targets are stream times.
+    let pts = buffer.pts();
+    let stream_time = match (pts, sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned())) {
+        (Some(p), Some(seg)) => seg.to_stream_time(p).or(Some(p)),
+        (p, _) => p,
+    };
+    let pts_ns = stream_time.map(|t| t.nseconds()).unwrap_or(0);
+    let duration_ns = buffer.duration().map(|d| d.nseconds()).filter(|d| *d > 0);
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
         .map_err(|_| anyhow!("cannot map a decoded frame"))?;
     let (w, h) = (info.width() as usize, info.height() as usize);
@@ -475,6 +497,7 @@ fn sample_to_frame(sample: &gst::Sample) -> Result<RgbFrame> {
         height: h as u32,
         data,
         pts_ns,
+        duration_ns,
     })
 }
 
@@ -487,6 +510,9 @@ pub struct Sampled {
 /// Samples frames from a video. `short_side` is the size the frames are scaled to
 /// (the model's resize before its centre crop). `hint` is the probed display size.
 pub fn sample_frames(path: &Path, sampler: Sampler, short_side: u32, hint: Option<(u32, u32)>) -> Result<Sampled> {
+    if is_gif(path) {
+        return sample_gif(path, sampler, short_side);
+    }
     let fp = FramePipeline::new(path, short_side, hint)?;
     fp.preroll()?;
     let duration = fp.duration_ns();
@@ -537,26 +563,41 @@ pub fn uniform_targets(n: usize, duration_ns: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Keyframe seeks are cheap but, when keyframes are sparser than the sampling step,
-/// return the same keyframe again. Each duplicate is detected by its timestamp and
-/// replaced either by an accurate seek or, when that would decode more, by decoding
-/// forward through the rest of the targets. Timestamps always strictly increase.
+/// True when `next` shows a different picture than `prev`, i.e. starts after `prev`
+/// ends. Timestamps alone are not enough: after an accurate seek GStreamer clips the
+/// frame on screen at the target, so the same picture comes back with its timestamp
+/// moved to the target and a shortened duration.
+pub fn is_new_frame(prev: Option<&RgbFrame>, next: &RgbFrame) -> bool {
+    let Some(p) = prev else { return true };
+    match p.duration_ns {
+        // A little slack for rounded durations (29.97 fps and the like).
+        Some(d) => next.pts_ns + (d / 4).min(1_000_000) >= p.pts_ns + d,
+        None => next.pts_ns > p.pts_ns,
+    }
+}
+
+/// Keyframe seeks (KEY_UNIT | SNAP_BEFORE) are cheap, but when keyframes are sparser
+/// than the sampling step they return the same keyframe again, or one far before the
+/// target. Such a sample — the same picture as the previous one, or more than half a
+/// step before its target — is replaced either by an accurate seek or, when that
+/// would decode more, by decoding forward through the rest of the targets. Samples
+/// are always distinct pictures with increasing timestamps.
 fn sample_uniform_seeking(fp: &FramePipeline, n: usize, duration: u64, out: &mut Vec<RgbFrame>) -> Result<()> {
     let targets = uniform_targets(n, duration);
+    let half_step = if targets.len() > 1 { (targets[1] - targets[0]) / 2 } else { duration / 4 };
     let mut i = 0;
     while i < targets.len() {
         let t = targets[i];
-        let last = out.last().map(|f| f.pts_ns);
         let Some(frame) = fp.seek_and_grab(gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE, t)? else {
             break;
         };
-        if last.is_none_or(|l| frame.pts_ns > l) {
+        if is_new_frame(out.last(), &frame) && frame.pts_ns + half_step >= t {
             out.push(frame);
             i += 1;
             continue;
         }
-        // Duplicate keyframe. Cost of accurate seeks ≈ remaining targets × distance from
-        // the keyframe; cost of decoding forward ≈ the rest of the span.
+        // Cost of accurate seeks ≈ remaining targets × distance from the keyframe;
+        // cost of decoding forward ≈ the rest of the span.
         let keyframe = frame.pts_ns;
         let remaining = (targets.len() - i) as u64;
         let forward_cost = targets[targets.len() - 1].saturating_sub(keyframe);
@@ -565,7 +606,7 @@ fn sample_uniform_seeking(fp: &FramePipeline, n: usize, duration: u64, out: &mut
             return decode_forward_to_targets(fp, &targets[i..], out);
         }
         match fp.seek_and_grab(gst::SeekFlags::ACCURATE, t)? {
-            Some(f) if last.is_none_or(|l| f.pts_ns > l) => out.push(f),
+            Some(f) if is_new_frame(out.last(), &f) => out.push(f),
             Some(_) => {}
             None => break,
         }
@@ -574,29 +615,18 @@ fn sample_uniform_seeking(fp: &FramePipeline, n: usize, duration: u64, out: &mut
     Ok(())
 }
 
-/// From the first target on, decodes every frame but converts only those picked:
-/// the first frame at or after each target.
-fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) -> Result<()> {
-    let Some(&first) = targets.first() else {
-        return Ok(());
-    };
-    let last_pts = out.last().map(|f| f.pts_ns);
-    fp.pipeline
-        .seek_simple(
-            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-            gst::ClockTime::from_nseconds(first),
-        )
-        .map_err(|_| anyhow!("seek refused"))?;
-    fp.drop_before_ns.store(first.max(1), Ordering::Relaxed);
-    fp.play()?;
+/// Pulls frames in PLAYING state and keeps, for each target, the first new picture at
+/// or after it. Frames before the next target are dropped before conversion.
+fn take_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) -> Result<()> {
     let mut j = 0;
-    let mut prev = last_pts;
+    if let Some(&t) = targets.first() {
+        fp.drop_before_ns.store(t.max(1), Ordering::Relaxed);
+    }
     while j < targets.len() {
         let Some(frame) = fp.next_frame()? else { break };
-        if prev.is_some_and(|p| frame.pts_ns <= p) || frame.pts_ns < targets[j] {
+        if frame.pts_ns < targets[j] || !is_new_frame(out.last(), &frame) {
             continue;
         }
-        prev = Some(frame.pts_ns);
         // Skip every target this frame already covers, so that none is sampled twice.
         while j < targets.len() && targets[j] <= frame.pts_ns {
             j += 1;
@@ -609,30 +639,28 @@ fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<
     Ok(())
 }
 
+/// From the first target on, decodes every frame but converts only those picked.
+fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) -> Result<()> {
+    let Some(&first) = targets.first() else {
+        return Ok(());
+    };
+    fp.pipeline
+        .seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::ClockTime::from_nseconds(first),
+        )
+        .map_err(|_| anyhow!("seek refused"))?;
+    fp.drop_before_ns.store(first.max(1), Ordering::Relaxed);
+    fp.play()?;
+    take_targets(fp, targets, out)
+}
+
 /// For files that cannot seek (or have no known duration): decode everything, keeping a
 /// thinning reservoir so that memory stays bounded, then pick `n` evenly.
 fn sample_uniform_forward(fp: &FramePipeline, n: usize, duration: Option<u64>, out: &mut Vec<RgbFrame>) -> Result<()> {
     if let Some(d) = duration {
         fp.play()?;
-        let targets = uniform_targets(n, d);
-        let mut j = 0;
-        let mut prev: Option<u64> = None;
-        fp.drop_before_ns.store(targets[0].max(1), Ordering::Relaxed);
-        while j < targets.len() {
-            let Some(frame) = fp.next_frame()? else { break };
-            if prev.is_some_and(|p| frame.pts_ns <= p) || frame.pts_ns < targets[j] {
-                continue;
-            }
-            prev = Some(frame.pts_ns);
-            while j < targets.len() && targets[j] <= frame.pts_ns {
-                j += 1;
-            }
-            out.push(frame);
-            if j < targets.len() {
-                fp.drop_before_ns.store(targets[j].max(1), Ordering::Relaxed);
-            }
-        }
-        return Ok(());
+        return take_targets(fp, &uniform_targets(n, d), out);
     }
     fp.play()?;
     let mut keep: Vec<RgbFrame> = Vec::new();
@@ -682,20 +710,153 @@ fn sample_forward_filter(
 ) -> Result<()> {
     fp.play()?;
     let mut index = 0usize;
-    let mut prev: Option<u64> = None;
     while out.len() < max {
         let Some(frame) = fp.next_frame()? else { break };
         let i = index;
         index += 1;
-        if prev.is_some_and(|p| frame.pts_ns <= p) {
+        if !is_new_frame(out.last(), &frame) {
             continue;
         }
         if accept(i, frame.pts_ns) {
-            prev = Some(frame.pts_ns);
             out.push(frame);
         }
     }
     Ok(())
+}
+
+// ----- animated GIF -----
+//
+// GStreamer's GIF path (libav's demuxer) stalls on many real GIFs ("invalid block
+// label" and no EOS), so GIFs are decoded with the `image` crate, which composes
+// each frame with its disposal rules.
+
+/// True for files that start with the GIF signature.
+pub fn is_gif(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 6];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|_| &head == b"GIF89a" || &head == b"GIF87a")
+        .unwrap_or(false)
+}
+
+fn gif_frames(path: &Path) -> Result<image::Frames<'static>> {
+    use image::AnimationDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let decoder = image::codecs::gif::GifDecoder::new(file).context("not a readable GIF")?;
+    Ok(decoder.into_frames())
+}
+
+fn delay_ns(f: &image::Frame) -> u64 {
+    let (num, den) = f.delay().numer_denom_ms();
+    // Browsers show 0-delay frames for 100 ms; do the same.
+    let ms = if num == 0 { 100.0 } else { num as f64 / den.max(1) as f64 };
+    (ms * 1e6) as u64
+}
+
+fn probe_gif(path: &Path) -> Result<Probe> {
+    let mut n = 0u64;
+    let mut total = 0u64;
+    let mut dims = (0, 0);
+    let frames = match gif_frames(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Probe::Failed(format!("cannot read GIF: {e:#}"))),
+    };
+    for f in frames {
+        match f {
+            Ok(f) => {
+                dims = f.buffer().dimensions();
+                total += delay_ns(&f);
+                n += 1;
+            }
+            Err(e) if n == 0 => return Ok(Probe::Failed(format!("cannot decode GIF: {e}"))),
+            Err(_) => break,
+        }
+    }
+    if n < 2 {
+        return Ok(Probe::NotVideo("a still GIF image, not an animation".into()));
+    }
+    Ok(Probe::Video(MediaInfo {
+        duration_ms: Some((total / 1_000_000) as i64),
+        container: Some("GIF".into()),
+        codec: Some("GIF animation".into()),
+        width: Some(dims.0 as i64),
+        height: Some(dims.1 as i64),
+        fps: Some(n as f64 / (total as f64 / 1e9).max(1e-3)),
+        seekable: false,
+    }))
+}
+
+fn sample_gif(path: &Path, sampler: Sampler, short_side: u32) -> Result<Sampled> {
+    // Pass 1: timestamps only (frames are not kept, so memory stays small).
+    let mut stamps = Vec::new();
+    let mut t = 0u64;
+    for f in gif_frames(path)? {
+        let Ok(f) = f else { break };
+        stamps.push(t);
+        t += delay_ns(&f);
+    }
+    if stamps.is_empty() {
+        bail!("no frame could be decoded");
+    }
+    let wanted: Vec<usize> = match sampler {
+        Sampler::Uniform { n } => {
+            let mut picks = Vec::new();
+            for target in uniform_targets(n.max(1), t) {
+                // First frame at or after the target, never the same frame twice.
+                let i = stamps.iter().position(|&s| s >= target).unwrap_or(stamps.len() - 1);
+                if picks.last().is_none_or(|&l| i > l) {
+                    picks.push(i);
+                }
+            }
+            picks
+        }
+        Sampler::EveryNth { step, max } => (0..stamps.len()).step_by(step.max(1)).take(max).collect(),
+        Sampler::Rate { fps, max } => {
+            let period = (1e9 / fps.max(1e-3)) as u64;
+            let mut next = 0;
+            let mut picks = Vec::new();
+            for (i, &s) in stamps.iter().enumerate() {
+                if s >= next && picks.len() < max {
+                    picks.push(i);
+                    next = (s / period + 1) * period;
+                }
+            }
+            picks
+        }
+    };
+    // Pass 2: decode and keep the picked frames, scaled like the video path.
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut warning = None;
+    for (i, f) in gif_frames(path)?.enumerate() {
+        if out.len() == wanted.len() {
+            break;
+        }
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                warning = Some(format!("decoding stopped early: {e}"));
+                break;
+            }
+        };
+        if !wanted.contains(&i) {
+            continue;
+        }
+        let rgb = image::DynamicImage::ImageRgba8(f.into_buffer()).to_rgb8();
+        let (w, h) = scaled_size(rgb.width(), rgb.height(), short_side);
+        let rgb = image::imageops::resize(&rgb, w, h, image::imageops::FilterType::Triangle);
+        out.push(RgbFrame {
+            width: w,
+            height: h,
+            data: rgb.into_raw(),
+            pts_ns: stamps[i],
+            duration_ns: stamps.get(i + 1).map(|n| n - stamps[i]),
+        });
+    }
+    if out.is_empty() {
+        bail!("no frame could be decoded");
+    }
+    Ok(Sampled { frames: out, warning })
 }
 
 /// Picks the poster: the first sampled frame that is neither near-black nor flat,

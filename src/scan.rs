@@ -15,6 +15,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Bumped whenever decoding or probing learns to read more files, so that files that
+/// failed under an older engine are tried again once.
+pub const ENGINE_REVISION: u32 = 1;
+
 /// File extensions taken as videos without looking inside.
 pub const VIDEO_EXTENSIONS: &[&str] = &[
     "3g2", "3gp", "asf", "avi", "divx", "dv", "f4v", "flv", "gif", "h264", "h265", "hevc", "ivf", "m1v", "m2t",
@@ -52,6 +56,9 @@ pub struct ScanOptions {
     pub probe_timeout: Duration,
     /// Probe files in parallel with this many threads.
     pub threads: usize,
+    /// Try files that failed before again (also done automatically once after
+    /// Reelmap itself changed, since a newer version may read them).
+    pub retry_failed: bool,
 }
 
 impl Default for ScanOptions {
@@ -61,6 +68,7 @@ impl Default for ScanOptions {
             follow_symlinks: true,
             probe_timeout: Duration::from_secs(20),
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+            retry_failed: false,
         }
     }
 }
@@ -297,6 +305,12 @@ fn is_video_problem(path: &Path) -> bool {
 pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress: ScanProgress<'_>) -> Result<ScanReport> {
     media::init()?;
     let mut report = ScanReport::default();
+    let engine = format!("{}+{}", env!("CARGO_PKG_VERSION"), ENGINE_REVISION);
+    let recorded: Option<String> = cat
+        .conn()
+        .query_row("SELECT value FROM meta WHERE key = 'engine'", [], |r| r.get(0))
+        .ok();
+    let retry_failed = opts.retry_failed || recorded.as_deref() != Some(engine.as_str());
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(r) => r,
@@ -338,7 +352,8 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
             let key = path_to_bytes(&f.path);
             if let Some((id, size, mtime, status)) = known.remove(&key) {
                 seen_ids.insert(id);
-                if size == f.size as i64 && mtime == f.mtime_ns && status != "gone" {
+                let retry = retry_failed && status == "failed";
+                if size == f.size as i64 && mtime == f.mtime_ns && status != "gone" && !retry {
                     report.unchanged += 1;
                     continue;
                 }
@@ -429,6 +444,10 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
         cat.replace_scan_problems(root_id, &dir_problems)?;
         cat.mark_root_scanned(root_id)?;
     }
+    cat.conn().execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?1)",
+        [engine],
+    )?;
     Ok(report)
 }
 

@@ -24,8 +24,8 @@ pub enum Codec {
     MjpegAvi,
     /// MPEG-4 part 2 in AVI.
     Mpeg4Avi,
-    /// MPEG-2 in a transport stream.
-    Mpeg2Ts,
+    /// MPEG-4 part 2 in an MPEG transport stream.
+    Mpeg4Ts,
     /// AV1 (libaom) in Matroska.
     Av1Mkv,
 }
@@ -38,7 +38,7 @@ impl Codec {
             Codec::Vp8Webm | Codec::Vp9Webm => "webm",
             Codec::TheoraOgg => "ogv",
             Codec::MjpegAvi | Codec::Mpeg4Avi => "avi",
-            Codec::Mpeg2Ts => "ts",
+            Codec::Mpeg4Ts => "ts",
         }
     }
 
@@ -50,7 +50,7 @@ impl Codec {
         Codec::TheoraOgg,
         Codec::MjpegAvi,
         Codec::Mpeg4Avi,
-        Codec::Mpeg2Ts,
+        Codec::Mpeg4Ts,
         Codec::Av1Mkv,
     ];
 
@@ -65,7 +65,10 @@ impl Codec {
             Codec::TheoraOgg => format!("theoraenc keyframe-force={gop} ! oggmux"),
             Codec::MjpegAvi => "jpegenc quality=80 ! avimux".to_string(),
             Codec::Mpeg4Avi => format!("avenc_mpeg4 gop-size={gop} bitrate=2000000 ! avimux"),
-            Codec::Mpeg2Ts => format!("avenc_mpeg2video gop-size={gop} bitrate=3000000 ! mpegvideoparse ! mpegtsmux"),
+            // MPEG-2 encoders are unusable here (avenc_mpeg2video rejects every frame
+            // rate in GStreamer 1.22, mjpegtools' mpeg2enc crashes when run in-process),
+            // so the transport-stream case carries MPEG-4 part 2.
+            Codec::Mpeg4Ts => format!("avenc_mpeg4 gop-size={gop} bitrate=2000000 ! mpeg4videoparse ! mpegtsmux"),
             Codec::Av1Mkv => format!(
                 "av1enc cpu-used=8 end-usage=q cq-level=40 keyframe-max-dist={gop} lag-in-frames=0 threads=2 ! av1parse ! matroskamux"
             ),

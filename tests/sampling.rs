@@ -1,0 +1,153 @@
+//! Frame sampling with GStreamer on real encoded files: every codec, sparse
+//! keyframes, short clips, the other samplers, GIF, and posters.
+
+mod common;
+
+use common::*;
+use reelmap::media::{self, RgbFrame, Sampler};
+use reelmap::testmedia::{ClipSpec, Codec};
+
+fn assert_distinct_increasing(frames: &[RgbFrame], what: &str) {
+    for w in frames.windows(2) {
+        assert!(w[0].pts_ns < w[1].pts_ns, "{what}: timestamps must strictly increase: {} then {}", w[0].pts_ns, w[1].pts_ns);
+    }
+}
+
+#[test]
+fn uniform_sampling_works_for_every_codec() {
+    let tmp = tempfile::tempdir().unwrap();
+    for codec in Codec::ALL {
+        let path = tmp.path().join(format!("clip.{}", codec.extension()));
+        pattern_clip(&path, "ball", codec, 50, 10); // 2 s at 25 fps
+        let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, Some((320, 240)))
+            .unwrap_or_else(|e| panic!("{codec:?}: {e:#}"));
+        assert_eq!(s.frames.len(), 16, "{codec:?}");
+        assert_distinct_increasing(&s.frames, &format!("{codec:?}"));
+        for f in &s.frames {
+            // Scaled in the pipeline: short side 256, aspect kept (320×240 → 342×256).
+            assert_eq!((f.width, f.height), (342, 256), "{codec:?}");
+            assert_eq!(f.data.len(), 342 * 256 * 3);
+        }
+        let first = s.frames[0].pts_ns as f64 / 1e9;
+        let last = s.frames[15].pts_ns as f64 / 1e9;
+        // (MPEG-TS timelines start where the muxer put them, here 0.125 s late.)
+        assert!(first < 0.25 && last > 1.7 && last < 2.1, "{codec:?}: spans {first:.2}..{last:.2} s");
+    }
+}
+
+#[test]
+fn sparse_keyframes_never_give_duplicate_timestamps() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 8 s with a single keyframe: every keyframe seek lands on frame 0.
+    for (codec, gop) in [(Codec::H264Mp4, 1000), (Codec::Vp8Webm, 1000), (Codec::H264Mp4, 100)] {
+        let path = tmp.path().join(format!("sparse{gop}.{}", codec.extension()));
+        pattern_clip(&path, "ball", codec, 200, gop);
+        let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
+        assert_eq!(s.frames.len(), 16, "{codec:?} gop {gop}");
+        assert_distinct_increasing(&s.frames, "sparse keyframes");
+        // Each sample is near its target (a keyframe up to half a step before it, or
+        // the frame at the target), never at a far keyframe.
+        let targets = media::uniform_targets(16, 8_000_000_000);
+        let half_step = (targets[1] - targets[0]) as i64 / 2;
+        for (f, t) in s.frames.iter().zip(&targets) {
+            let d = f.pts_ns as i64 - *t as i64;
+            assert!((-half_step..=2 * 40_000_000).contains(&d), "{codec:?} gop {gop}: frame at {} for target {t}", f.pts_ns);
+        }
+        // Distinct pictures, not just distinct timestamps (a moving ball).
+        let hashes: std::collections::HashSet<_> = s.frames.iter().map(|f| blake3::hash(&f.data)).collect();
+        assert_eq!(hashes.len(), 16, "{codec:?} gop {gop}: repeated pictures");
+    }
+}
+
+#[test]
+fn short_clips_give_what_they_have() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("short.mp4");
+    pattern_clip(&path, "smpte", Codec::H264Mp4, 5, 5);
+    let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
+    assert!(!s.frames.is_empty() && s.frames.len() <= 5, "{} frames", s.frames.len());
+    assert_distinct_increasing(&s.frames, "short clip");
+}
+
+#[test]
+fn every_nth_and_fixed_rate_samplers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dense.webm");
+    pattern_clip(&path, "ball", Codec::Vp8Webm, 50, 25); // 2 s at 25 fps
+    let every = media::sample_frames(&path, Sampler::EveryNth { step: 5, max: 1000 }, 224, None).unwrap();
+    assert_eq!(every.frames.len(), 10);
+    assert_distinct_increasing(&every.frames, "every 5th");
+    let rate = media::sample_frames(&path, Sampler::Rate { fps: 5.0, max: 1000 }, 224, None).unwrap();
+    assert_eq!(rate.frames.len(), 10);
+    for w in rate.frames.windows(2) {
+        let gap = (w[1].pts_ns - w[0].pts_ns) as f64 / 1e9;
+        assert!((gap - 0.2).abs() < 0.045, "gap {gap}");
+    }
+}
+
+#[test]
+fn animated_gif_is_a_video() {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("anim.gif");
+    {
+        let file = std::fs::File::create(&path).unwrap();
+        let mut enc = GifEncoder::new(file);
+        enc.set_repeat(Repeat::Infinite).unwrap();
+        for i in 0..12u32 {
+            let img = image::RgbaImage::from_fn(80, 60, |x, y| {
+                image::Rgba([((x + i * 7) % 255) as u8, ((y * 3) % 255) as u8, (i * 20) as u8, 255])
+            });
+            let frame = image::Frame::from_parts(img, 0, 0, image::Delay::from_numer_denom_ms(100, 1));
+            enc.encode_frame(frame).unwrap();
+        }
+    }
+    match media::probe(&path, std::time::Duration::from_secs(10)).unwrap() {
+        media::Probe::Video(info) => {
+            assert_eq!(info.duration_ms, Some(1200));
+            assert_eq!((info.width, info.height), (Some(80), Some(60)));
+        }
+        other => panic!("GIF probe: {other:?}"),
+    }
+    let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
+    assert!(s.frames.len() >= 10 && s.frames.len() <= 12, "{} frames", s.frames.len());
+    assert_distinct_increasing(&s.frames, "gif");
+    assert_eq!(s.frames[0].height, 256);
+}
+
+#[test]
+fn poster_skips_black_frames() {
+    let black = RgbFrame {
+        width: 8,
+        height: 8,
+        data: vec![0; 192],
+        pts_ns: 0,
+        duration_ns: None,
+    };
+    let flat_grey = RgbFrame {
+        data: vec![128; 192],
+        pts_ns: 1,
+        ..black.clone()
+    };
+    let detailed = RgbFrame {
+        data: (0..192).map(|i| (i * 37 % 256) as u8).collect(),
+        pts_ns: 2,
+        ..black.clone()
+    };
+    let frames = vec![black.clone(), black.clone(), flat_grey, detailed, black];
+    assert_eq!(media::choose_poster(&frames), Some(3));
+}
+
+#[test]
+fn photo_clips_encode_and_decode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cat.mp4");
+    photo_clip(&path, &photo("cat.jpg"), 3, Codec::H264Mp4);
+    let s = media::sample_frames(&path, Sampler::Uniform { n: 8 }, 256, None).unwrap();
+    assert_eq!(s.frames.len(), 8);
+    // A real scene, not a blank: plenty of detail in every frame.
+    for f in &s.frames {
+        assert!(f.luma_stats().1 > 20.0);
+    }
+    let _ = ClipSpec::default();
+}
