@@ -70,7 +70,7 @@ impl Codec {
             // so the transport-stream case carries MPEG-4 part 2.
             Codec::Mpeg4Ts => format!("avenc_mpeg4 gop-size={gop} bitrate=2000000 ! mpeg4videoparse ! mpegtsmux"),
             Codec::Av1Mkv => format!(
-                "av1enc cpu-used=8 end-usage=q cq-level=40 keyframe-max-dist={gop} lag-in-frames=0 threads=2 ! av1parse ! matroskamux"
+                "av1enc cpu-used=8 usage-profile=realtime target-bitrate=800 keyframe-max-dist={gop} lag-in-frames=0 threads=2 ! av1parse ! matroskamux"
             ),
         }
         .replace("{fps}", &fps.to_string())
