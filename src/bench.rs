@@ -54,12 +54,20 @@ pub fn peak_rss_mib() -> f64 {
 /// keyframe intervals: moving test patterns and filmed photos.
 pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let photos_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join("photos");
+    let photos_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join("photos");
     let photos: Vec<image::RgbImage> = ["cat.jpg", "coffee.jpg", "rocket.jpg"]
         .iter()
         .filter_map(|p| testmedia::load_photo(&photos_dir.join(p)).ok())
         .collect();
-    let patterns = [("ball", "motion=wavy"), ("pinwheel", ""), ("smpte", "horizontal-speed=3"), ("spokes", "")];
+    let patterns = [
+        ("ball", "motion=wavy"),
+        ("pinwheel", ""),
+        ("smpte", "horizontal-speed=3"),
+        ("spokes", ""),
+    ];
     let spec = ClipSpec {
         codec: Codec::H264Mp4,
         width: 640,
@@ -85,7 +93,13 @@ pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn run(embedder: &Embedder, n: usize, dir: Option<&Path>, opts: &EmbedOptions, progress: &dyn Progress) -> Result<BenchReport> {
+pub fn run(
+    embedder: &Embedder,
+    n: usize,
+    dir: Option<&Path>,
+    opts: &EmbedOptions,
+    progress: &dyn Progress,
+) -> Result<BenchReport> {
     let tmp;
     let dir = match dir {
         Some(d) => d.to_path_buf(),
@@ -133,7 +147,11 @@ pub fn run(embedder: &Embedder, n: usize, dir: Option<&Path>, opts: &EmbedOption
     let decode_par = total.into_inner() as f64 / t.elapsed().as_secs_f64();
 
     // Embedding on real decoded frames.
-    let inputs: Vec<Vec<f32>> = decoded.iter().take(16).map(|f| embedder.preprocess(f)).collect();
+    let inputs: Vec<Vec<f32>> = decoded
+        .iter()
+        .take(16)
+        .map(|f| embedder.preprocess(f))
+        .collect();
     let embed_rate = |batch: usize| -> Result<f64> {
         let b: Vec<Vec<f32>> = inputs.iter().cycle().take(batch).cloned().collect();
         embedder.embed(&b)?; // warm-up
@@ -151,7 +169,12 @@ pub fn run(embedder: &Embedder, n: usize, dir: Option<&Path>, opts: &EmbedOption
     let db_dir = tempfile::tempdir()?;
     let mut cat = Catalogue::open(&db_dir.path().join("bench.sqlite3"))?;
     let t = Instant::now();
-    scan::scan(&mut cat, std::slice::from_ref(&dir), &ScanOptions::default(), &|_, _| {})?;
+    scan::scan(
+        &mut cat,
+        std::slice::from_ref(&dir),
+        &ScanOptions::default(),
+        &|_, _| {},
+    )?;
     features::embed_pending(&mut cat, embedder, opts, progress, &Cancel::new())?;
     organise::cluster_library(&mut cat, embedder.name(), &ClusterOptions::default())?;
     let e2e = t.elapsed().as_secs_f64();
@@ -160,7 +183,9 @@ pub fn run(embedder: &Embedder, n: usize, dir: Option<&Path>, opts: &EmbedOption
         anyhow::bail!("only {embedded} of {} clips were embedded", clips.len());
     }
     Ok(BenchReport {
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         load_average: load_average(),
         device: crate::model::device_name(embedder.net.device()).to_string(),
         model: embedder.name().to_string(),
@@ -178,18 +203,36 @@ pub fn run(embedder: &Embedder, n: usize, dir: Option<&Path>, opts: &EmbedOption
 }
 
 pub fn print(r: &BenchReport) {
-    println!("Reelmap benchmark ({} cores, load {}, {} on {})", r.cores, r.load_average, r.model, r.device);
-    println!("  corpus: {} clips, {:.0} s of 640x360 H.264 video", r.corpus_videos, r.corpus_seconds_of_video);
-    println!("  decode (uniform:16), 1 video at a time : {:>8.1} sampled frames/s", r.decode_frames_per_s_1_thread);
+    println!(
+        "Reelmap benchmark ({} cores, load {}, {} on {})",
+        r.cores, r.load_average, r.model, r.device
+    );
+    println!(
+        "  corpus: {} clips, {:.0} s of 640x360 H.264 video",
+        r.corpus_videos, r.corpus_seconds_of_video
+    );
+    println!(
+        "  decode (uniform:16), 1 video at a time : {:>8.1} sampled frames/s",
+        r.decode_frames_per_s_1_thread
+    );
     println!(
         "  decode (uniform:16), {} videos at once  : {:>8.1} sampled frames/s",
         r.decode_threads, r.decode_frames_per_s_parallel
     );
-    println!("  embed, batch 1                         : {:>8.1} images/s", r.embed_images_per_s_batch1);
-    println!("  embed, batch 16                        : {:>8.1} images/s", r.embed_images_per_s_batch16);
+    println!(
+        "  embed, batch 1                         : {:>8.1} images/s",
+        r.embed_images_per_s_batch1
+    );
+    println!(
+        "  embed, batch 16                        : {:>8.1} images/s",
+        r.embed_images_per_s_batch16
+    );
     println!(
         "  end to end (scan+decode+embed+cluster) : {:>8.1} videos/min ({:.1} s)",
         r.end_to_end_videos_per_min, r.end_to_end_seconds
     );
-    println!("  peak memory                            : {:>8.1} MiB", r.peak_rss_mib);
+    println!(
+        "  peak memory                            : {:>8.1} MiB",
+        r.peak_rss_mib
+    );
 }

@@ -54,7 +54,10 @@ fn nearest(point: &[f32], centroids: &[Vec<f32>]) -> (usize, f32) {
 fn kmeans_pp(data: &[Vec<f32>], k: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
     let n = data.len();
     let mut centroids = vec![data[rng.below(n)].clone()];
-    let mut d2: Vec<f32> = data.iter().map(|p| squared_distance(p, &centroids[0])).collect();
+    let mut d2: Vec<f32> = data
+        .iter()
+        .map(|p| squared_distance(p, &centroids[0]))
+        .collect();
     while centroids.len() < k {
         let total: f64 = d2.iter().map(|&x| x as f64).sum();
         let idx = if total <= 0.0 {
@@ -82,7 +85,12 @@ fn kmeans_pp(data: &[Vec<f32>], k: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
 
 /// Lloyd's algorithm from given centres. `fixed[i] = Some(j)` pins point i to
 /// cluster j (user assignments): it still pulls its centroid but never moves.
-fn lloyd(data: &[Vec<f32>], mut centroids: Vec<Vec<f32>>, fixed: &[Option<usize>], max_iter: usize) -> KMeans {
+fn lloyd(
+    data: &[Vec<f32>],
+    mut centroids: Vec<Vec<f32>>,
+    fixed: &[Option<usize>],
+    max_iter: usize,
+) -> KMeans {
     let k = centroids.len();
     let dim = data[0].len();
     let mut labels = vec![usize::MAX; data.len()];
@@ -104,7 +112,10 @@ fn lloyd(data: &[Vec<f32>], mut centroids: Vec<Vec<f32>>, fixed: &[Option<usize>
         }
         for j in 0..k {
             if counts[j] > 0 {
-                centroids[j] = sums[j].iter().map(|s| (*s / counts[j] as f64) as f32).collect();
+                centroids[j] = sums[j]
+                    .iter()
+                    .map(|s| (*s / counts[j] as f64) as f32)
+                    .collect();
             } else {
                 // Empty cluster: restart it at the point farthest from its centre.
                 let far = data
@@ -165,7 +176,10 @@ pub fn kmeans_constrained(
             } else {
                 // Continue k-means++ from the given centres.
                 while centroids.len() < k {
-                    let d2: Vec<f64> = data.iter().map(|p| nearest(p, &centroids).1 as f64).collect();
+                    let d2: Vec<f64> = data
+                        .iter()
+                        .map(|p| nearest(p, &centroids).1 as f64)
+                        .collect();
                     let total: f64 = d2.iter().sum();
                     let mut target = rng.next_f64() * total;
                     let mut idx = data.len() - 1;
@@ -242,7 +256,10 @@ mod tests {
         let mut truth = Vec::new();
         for (c, centre) in centres.iter().enumerate() {
             for _ in 0..20 {
-                let mut p: Vec<f32> = centre.iter().map(|x| x + (rng.next_f64() as f32 - 0.5) * 0.2).collect();
+                let mut p: Vec<f32> = centre
+                    .iter()
+                    .map(|x| x + (rng.next_f64() as f32 - 0.5) * 0.2)
+                    .collect();
                 crate::util::l2_normalize(&mut p);
                 data.push(p);
                 truth.push(c);
@@ -279,7 +296,13 @@ mod tests {
                 silhouette(&data, &r.labels, k, 1000)
             })
             .collect();
-        let best = s.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 + 2;
+        let best = s
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0
+            + 2;
         assert_eq!(best, 3, "{s:?}");
     }
 }

@@ -30,41 +30,78 @@ pub struct EvalReport {
     pub runs: Vec<EvalRun>,
 }
 
+/// An embedded video with its true category.
+pub struct Labelled {
+    pub id: i64,
+    pub category: String,
+    pub descriptor: Vec<f32>,
+    pub class_probs: Vec<f32>,
+}
+
 /// Category of each embedded video under `root`: its top-level subfolder.
-pub fn truth_labels(cat: &Catalogue, model: &str, root: &Path) -> Result<Vec<(i64, String, Vec<f32>, Vec<f32>)>> {
-    let paths: HashMap<i64, std::path::PathBuf> =
-        cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.path)).collect();
+pub fn truth_labels(cat: &Catalogue, model: &str, root: &Path) -> Result<Vec<Labelled>> {
+    let paths: HashMap<i64, std::path::PathBuf> = cat
+        .videos(Some("ok"))?
+        .into_iter()
+        .map(|v| (v.id, v.path))
+        .collect();
     let mut out = Vec::new();
-    let (ids, descs, probs) = organise::load_points(cat, model)?;
-    for ((id, d), pr) in ids.into_iter().zip(descs).zip(probs) {
+    let pts = organise::load_points(cat, model)?;
+    for ((id, d), pr) in pts
+        .ids
+        .into_iter()
+        .zip(pts.descriptors)
+        .zip(pts.class_probs)
+    {
         let Some(p) = paths.get(&id) else { continue };
-        let Ok(rel) = p.strip_prefix(root) else { continue };
+        let Ok(rel) = p.strip_prefix(root) else {
+            continue;
+        };
         let mut comps = rel.components();
         let (Some(first), Some(_)) = (comps.next(), comps.next()) else {
             continue; // directly in the root: no category
         };
-        out.push((id, first.as_os_str().to_string_lossy().into_owned(), d, pr));
+        out.push(Labelled {
+            id,
+            category: first.as_os_str().to_string_lossy().into_owned(),
+            descriptor: d,
+            class_probs: pr,
+        });
     }
     Ok(out)
 }
 
-pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: Option<usize>) -> Result<EvalReport> {
+pub fn evaluate(
+    cat: &Catalogue,
+    model: &str,
+    root: &Path,
+    seed: u64,
+    fixed_k: Option<usize>,
+) -> Result<EvalReport> {
     let labelled = truth_labels(cat, model, root)?;
     if labelled.is_empty() {
         bail!("no embedded videos in subfolders of {}", root.display());
     }
     let mut cat_index: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, c, _, _) in &labelled {
+    for l in &labelled {
+        let c = &l.category;
         let n = cat_index.len();
         cat_index.entry(c.clone()).or_insert(n);
     }
     let names: Vec<String> = cat_index.keys().cloned().collect();
-    let idx: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let truth: Vec<usize> = labelled.iter().map(|(_, c, _, _)| idx[c.as_str()]).collect();
-    let raw: Vec<Vec<f32>> = labelled.iter().map(|(_, _, d, _)| d.clone()).collect();
-    let raw_probs: Vec<Vec<f32>> = labelled.iter().map(|(_, _, _, p)| p.clone()).collect();
+    let idx: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let truth: Vec<usize> = labelled.iter().map(|l| idx[l.category.as_str()]).collect();
+    let raw: Vec<Vec<f32>> = labelled.iter().map(|l| l.descriptor.clone()).collect();
+    let raw_probs: Vec<Vec<f32>> = labelled.iter().map(|l| l.class_probs.clone()).collect();
     let data = organise::FeatureSpace::fit(&raw, &raw_probs).transform_all(&raw, &raw_probs);
-    let probs: HashMap<i64, Vec<f32>> = labelled.iter().map(|(id, _, _, p)| (*id, p.clone())).collect();
+    let probs: HashMap<i64, Vec<f32>> = labelled
+        .iter()
+        .map(|l| (l.id, l.class_probs.clone()))
+        .collect();
     let mut counts = vec![0usize; names.len()];
     for &t in &truth {
         counts[t] += 1;
@@ -73,9 +110,17 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
     let mut runs = Vec::new();
     let k_true = fixed_k.unwrap_or(names.len());
     let configs = [
-        (format!("k = {k_true} (given)"), KChoice::Fixed(k_true), false),
+        (
+            format!("k = {k_true} (given)"),
+            KChoice::Fixed(k_true),
+            false,
+        ),
         ("automatic k".to_string(), KChoice::Auto, false),
-        ("automatic k + Unsorted (as organise)".to_string(), KChoice::Auto, true),
+        (
+            "automatic k + Unsorted (as organise)".to_string(),
+            KChoice::Auto,
+            true,
+        ),
     ];
     let none = vec![None; data.len()];
     for (label, k, unsorted) in configs {
@@ -89,14 +134,21 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
         // Unsorted videos form a cluster of their own for scoring.
         let unsorted_label = c.km.k;
         let pred: Vec<usize> = (0..data.len())
-            .map(|i| if c.outliers.contains(&i) { unsorted_label } else { c.km.labels[i] })
+            .map(|i| {
+                if c.outliers.contains(&i) {
+                    unsorted_label
+                } else {
+                    c.km.labels[i]
+                }
+            })
             .collect();
         let scores = metrics::score(&truth, &pred);
         // Names as the user would see them.
         let classes = probs.values().next().map(|p| p.len()).unwrap_or(1000);
         let mut mean = vec![vec![0f32; classes]; c.km.k];
         let mut sizes = vec![0usize; c.km.k + 1];
-        for (i, (id, _, _, _)) in labelled.iter().enumerate() {
+        for (i, l) in labelled.iter().enumerate() {
+            let id = &l.id;
             sizes[pred[i]] += 1;
             if pred[i] < c.km.k
                 && let Some(p) = probs.get(id)
@@ -121,13 +173,22 @@ pub fn evaluate(cat: &Catalogue, model: &str, root: &Path, seed: u64, fixed_k: O
                     by_cat[truth[i]] += 1;
                 }
             }
-            let major = by_cat.iter().enumerate().max_by_key(|(_, n)| **n).map(|(i, _)| i).unwrap();
+            let major = by_cat
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, n)| **n)
+                .map(|(i, _)| i)
+                .unwrap();
             let name = if j == c.km.k {
                 organise::UNSORTED_NAME.to_string()
             } else {
                 cluster_names[j].name.clone()
             };
-            clusters.push((name, sizes[j], format!("{} ({}/{})", names[major], by_cat[major], sizes[j])));
+            clusters.push((
+                name,
+                sizes[j],
+                format!("{} ({}/{})", names[major], by_cat[major], sizes[j]),
+            ));
         }
         runs.push(EvalRun {
             label,

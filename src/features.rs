@@ -142,7 +142,8 @@ pub fn embed_videos(
         job_tx.send(v.clone()).ok();
     }
     drop(job_tx);
-    let (done_tx, done_rx) = crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
+    let (done_tx, done_rx) =
+        crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
     let model = embedder.name().to_string();
     let sampler_desc = opts.sampler.describe();
 
@@ -165,9 +166,8 @@ pub fn embed_videos(
         }
         drop(done_tx);
 
-        let mut done = 0u64;
-        for (video, decoded) in done_rx.iter() {
-            done += 1;
+        for (i, (video, decoded)) in done_rx.iter().enumerate() {
+            let done = i as u64 + 1;
             let current = video.display.clone();
             match decoded {
                 Err(e) => {
@@ -219,7 +219,13 @@ pub fn embed_videos(
 }
 
 /// Runs the network over a decoded video and builds what is stored for it.
-fn embed_decoded(embedder: &Embedder, d: &Decoded, batch: usize, model: &str, sampler: &str) -> Result<EmbeddingRecord> {
+fn embed_decoded(
+    embedder: &Embedder,
+    d: &Decoded,
+    batch: usize,
+    model: &str,
+    sampler: &str,
+) -> Result<EmbeddingRecord> {
     let dim = embedder.manifest.feature_dim;
     let classes = embedder.manifest.num_classes;
     let mut frames = Vec::with_capacity(d.frames.len());
@@ -233,7 +239,10 @@ fn embed_decoded(embedder: &Embedder, d: &Decoded, batch: usize, model: &str, sa
             l2_normalize(&mut feat);
             let probs = softmax(&out.logits[i]);
             descriptor.iter_mut().zip(&feat).for_each(|(a, b)| *a += b);
-            class_probs.iter_mut().zip(&probs).for_each(|(a, b)| *a += b);
+            class_probs
+                .iter_mut()
+                .zip(&probs)
+                .for_each(|(a, b)| *a += b);
             frames.push(FrameRecord {
                 ts_ms: *ts,
                 feature: feat,

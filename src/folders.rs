@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Names Windows refuses for files and folders, whatever the extension.
 const RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-    "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 const MAX_NAME_BYTES: usize = 120;
 
@@ -92,11 +92,17 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
     let mut unchanged = 0;
     let mut asg = cat.assignments()?;
     asg.sort_by_key(|a| a.video_id);
-    let videos: HashMap<i64, PathBuf> = cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.path)).collect();
+    let videos: HashMap<i64, PathBuf> = cat
+        .videos(Some("ok"))?
+        .into_iter()
+        .map(|v| (v.id, v.path))
+        .collect();
     // Paths that stay where they are claim their names first.
     let mut pending = Vec::new();
     for a in &asg {
-        let Some(path) = videos.get(&a.video_id) else { continue };
+        let Some(path) = videos.get(&a.video_id) else {
+            continue;
+        };
         if let Some(r) = root
             && !path.starts_with(r)
         {
@@ -112,7 +118,10 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
         }
     }
     for (a, path, folder, dir) in pending {
-        let file_name = path.file_name().map(|f| f.to_os_string()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_os_string())
+            .unwrap_or_default();
         let mut to = dir.join(&file_name);
         let mut n = 2;
         while taken.contains(&to) || (to.symlink_metadata().is_ok() && to != path) {
@@ -138,7 +147,10 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
 
 /// "clip.mp4" → "clip (2).mp4".
 pub fn numbered_name(file: &Path, n: usize) -> std::ffi::OsString {
-    let stem = file.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_os_string())
+        .unwrap_or_default();
     let mut out = stem;
     out.push(format!(" ({n})"));
     if let Some(ext) = file.extension() {

@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(name = "reelmap", version, about = "Organise a video library into named clusters")]
+#[command(
+    name = "reelmap",
+    version,
+    about = "Organise a video library into named clusters"
+)]
 struct Cli {
     /// Catalogue file (SQLite). Default: the user data folder.
     #[arg(long, global = true, env = "REELMAP_DB")]
@@ -219,9 +223,11 @@ impl Progress for Bars {
                     ProgressBar::new_spinner()
                 };
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {wide_msg}")
-                        .unwrap()
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {wide_msg}",
+                    )
+                    .unwrap()
+                    .progress_chars("=> "),
                 );
                 bar.set_prefix(stage);
                 *guard = Some(bar);
@@ -324,7 +330,12 @@ fn scan_options(s: &ScanArgs) -> ScanOptions {
     }
 }
 
-fn run_scan(cat: &mut Catalogue, paths: &[PathBuf], s: &ScanArgs, bars: &Bars) -> Result<ScanReport> {
+fn run_scan(
+    cat: &mut Catalogue,
+    paths: &[PathBuf],
+    s: &ScanArgs,
+    bars: &Bars,
+) -> Result<ScanReport> {
     bars.event(Event::Stage {
         stage: "scan".into(),
         total: 0,
@@ -338,7 +349,9 @@ fn run_scan(cat: &mut Catalogue, paths: &[PathBuf], s: &ScanArgs, bars: &Bars) -
         })
     };
     let r = reelmap::scan::scan(cat, paths, &scan_options(s), &progress);
-    bars.event(Event::StageDone { stage: "scan".into() });
+    bars.event(Event::StageDone {
+        stage: "scan".into(),
+    });
     r
 }
 
@@ -397,7 +410,13 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
         Command::Embed { model } => {
             let mut cat = open_db(&cli)?;
             let e = load_embedder(model)?;
-            let r = reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?;
+            let r = reelmap::features::embed_pending(
+                &mut cat,
+                &e,
+                &embed_options(model)?,
+                &bars,
+                cancel,
+            )?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -422,7 +441,13 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             let embed_report = if cancel.is_cancelled() {
                 EmbedReport::default()
             } else {
-                reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?
+                reelmap::features::embed_pending(
+                    &mut cat,
+                    &e,
+                    &embed_options(model)?,
+                    &bars,
+                    cancel,
+                )?
             };
             if !cli.json && !cli.quiet {
                 print_embed(&embed_report);
@@ -436,13 +461,22 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             let summary = if has_clusters && !recluster && cluster.k.is_none() {
                 let n = reelmap::organise::assign_new_videos(&mut cat, e.name())?;
                 if !cli.json && !cli.quiet && n > 0 {
-                    println!("Filed {n} new videos into the existing clusters (use --recluster to start over).");
+                    println!(
+                        "Filed {n} new videos into the existing clusters (use --recluster to start over)."
+                    );
                 }
                 None
             } else {
-                Some(reelmap::organise::cluster_library(&mut cat, e.name(), &copts)?)
+                Some(reelmap::organise::cluster_library(
+                    &mut cat,
+                    e.name(),
+                    &copts,
+                )?)
             };
-            let roots: Vec<PathBuf> = paths.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+            let roots: Vec<PathBuf> = paths
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect();
             let mut problems = scan_report.problems.clone();
             problems.extend(embed_report.problems.iter().cloned());
             if cli.json {
@@ -487,22 +521,31 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("Clustered {} videos into {} groups ({})", s.videos, s.k, s.k_method);
+                println!(
+                    "Clustered {} videos into {} groups ({})",
+                    s.videos, s.k, s.k_method
+                );
                 print_clusters(&cat, 3)?;
             }
         }
         Command::Clusters { examples } => {
             let cat = open_db(&cli)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&clusters_json(&cat, *examples)?)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&clusters_json(&cat, *examples)?)?
+                );
             } else {
                 print_clusters(&cat, *examples)?;
             }
         }
         Command::Videos { failed, cluster } => {
             let cat = open_db(&cli)?;
-            let asg: std::collections::HashMap<i64, i64> =
-                cat.assignments()?.into_iter().map(|a| (a.video_id, a.cluster_id)).collect();
+            let asg: std::collections::HashMap<i64, i64> = cat
+                .assignments()?
+                .into_iter()
+                .map(|a| (a.video_id, a.cluster_id))
+                .collect();
             let videos: Vec<_> = cat
                 .videos(if *failed { Some("failed") } else { None })?
                 .into_iter()
@@ -522,7 +565,11 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for v in videos {
-                    let extra = v.error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
+                    let extra = v
+                        .error
+                        .as_deref()
+                        .map(|e| format!("  ({e})"))
+                        .unwrap_or_default();
                     println!("{:>6} {:<7} {}{}", v.id, v.status, v.display, extra);
                 }
             }
@@ -548,17 +595,24 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             let cat = open_db(&cli)?;
             let text = export(&cat, *format)?;
             match output {
-                Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+                Some(p) => std::fs::write(p, text)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
                 None => print!("{text}"),
             }
         }
-        Command::Eval { root, model, k, seed } => {
+        Command::Eval {
+            root,
+            model,
+            k,
+            seed,
+        } => {
             let db = match &cli.db {
                 Some(p) => p.clone(),
                 None => eval_db_path(root)?,
             };
             let mut cat = Catalogue::open(&db)?;
-            let root = std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
+            let root = std::fs::canonicalize(root)
+                .with_context(|| format!("cannot open {}", root.display()))?;
             let e = load_embedder(model)?;
             let scan = ScanArgs {
                 include_hidden: false,
@@ -566,7 +620,13 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 retry_failed: false,
             };
             run_scan(&mut cat, std::slice::from_ref(&root), &scan, &bars)?;
-            let er = reelmap::features::embed_pending(&mut cat, &e, &embed_options(model)?, &bars, cancel)?;
+            let er = reelmap::features::embed_pending(
+                &mut cat,
+                &e,
+                &embed_options(model)?,
+                &bars,
+                cancel,
+            )?;
             if cancel.is_cancelled() {
                 return Ok(());
             }
@@ -589,19 +649,28 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                         m.licence.split(' ').next().unwrap_or(""),
                         m.source.package,
                         m.source.version,
-                        if m.name == model::DEFAULT_MODEL { "  [default]" } else { "" }
+                        if m.name == model::DEFAULT_MODEL {
+                            "  [default]"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 println!("models folder: {}", model::manifest::models_dir().display());
             }
             ModelsCmd::Import { file } => {
                 let (m, out) = model::import_weights(file, &model::manifest::models_dir())?;
-                println!("Imported {} (SHA-256 verified) to {}", m.name, out.display());
+                println!(
+                    "Imported {} (SHA-256 verified) to {}",
+                    m.name,
+                    out.display()
+                );
             }
         },
         Command::Bench { videos, dir, model } => {
             let e = load_embedder(model)?;
-            let report = reelmap::bench::run(&e, *videos, dir.as_deref(), &embed_options(model)?, &bars)?;
+            let report =
+                reelmap::bench::run(&e, *videos, dir.as_deref(), &embed_options(model)?, &bars)?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -615,7 +684,8 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
 /// Eval catalogues are kept per evaluated folder, so that re-running is fast and the
 /// user's own catalogue is not touched.
 fn eval_db_path(root: &Path) -> Result<PathBuf> {
-    let abs = std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
+    let abs =
+        std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
     let hash = blake3::hash(abs.as_os_str().as_encoded_bytes()).to_hex();
     Ok(store::default_db_path()
         .with_file_name("eval")
@@ -624,8 +694,11 @@ fn eval_db_path(root: &Path) -> Result<PathBuf> {
 
 fn clusters_json(cat: &Catalogue, examples: usize) -> Result<serde_json::Value> {
     let asg = cat.assignments()?;
-    let videos: std::collections::HashMap<i64, String> =
-        cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.display)).collect();
+    let videos: std::collections::HashMap<i64, String> = cat
+        .videos(Some("ok"))?
+        .into_iter()
+        .map(|v| (v.id, v.display))
+        .collect();
     let mut out = Vec::new();
     for c in cat.clusters()? {
         let ex: Vec<&String> = asg
@@ -644,8 +717,11 @@ fn clusters_json(cat: &Catalogue, examples: usize) -> Result<serde_json::Value> 
 
 fn print_clusters(cat: &Catalogue, examples: usize) -> Result<()> {
     let asg = cat.assignments()?;
-    let videos: std::collections::HashMap<i64, String> =
-        cat.videos(Some("ok"))?.into_iter().map(|v| (v.id, v.display)).collect();
+    let videos: std::collections::HashMap<i64, String> = cat
+        .videos(Some("ok"))?
+        .into_iter()
+        .map(|v| (v.id, v.display))
+        .collect();
     let clusters = cat.clusters()?;
     if clusters.is_empty() {
         println!("No clusters yet: run `reelmap organise PATH`.");
@@ -654,10 +730,16 @@ fn print_clusters(cat: &Catalogue, examples: usize) -> Result<()> {
     println!();
     for c in clusters {
         let conf = match c.confidence {
-            Some(x) if c.kind == "normal" && c.concept.is_some() => format!(", {:.0} % sure", x * 100.0),
+            Some(x) if c.kind == "normal" && c.concept.is_some() => {
+                format!(", {:.0} % sure", x * 100.0)
+            }
             _ => String::new(),
         };
-        let who = if c.name_source == "user" { ", named by you" } else { "" };
+        let who = if c.name_source == "user" {
+            ", named by you"
+        } else {
+            ""
+        };
         println!("[{}] {} — {} videos{}{}", c.id, c.name, c.count, conf, who);
         let mut n = 0;
         for a in asg.iter().filter(|a| a.cluster_id == c.id) {
@@ -699,8 +781,15 @@ fn print_plan(plan: &reelmap::folders::Plan) {
 }
 
 fn print_eval(r: &reelmap::evaluate::EvalReport) {
-    println!("\nEvaluation of {} ({} videos, model {})", r.root, r.videos, r.model);
-    let cats: Vec<String> = r.categories.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+    println!(
+        "\nEvaluation of {} ({} videos, model {})",
+        r.root, r.videos, r.model
+    );
+    let cats: Vec<String> = r
+        .categories
+        .iter()
+        .map(|(c, n)| format!("{c} ({n})"))
+        .collect();
     println!("categories ({}): {}", r.categories.len(), cats.join(", "));
     println!(
         "\n{:<40} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
@@ -716,7 +805,11 @@ fn print_eval(r: &reelmap::evaluate::EvalReport) {
     for run in &r.runs {
         println!("\n{} — {} ({}):", run.label, run.k, run.k_method);
         if !run.k_scores.is_empty() {
-            let curve: Vec<String> = run.k_scores.iter().map(|(k, s)| format!("{k}:{s:.3}")).collect();
+            let curve: Vec<String> = run
+                .k_scores
+                .iter()
+                .map(|(k, s)| format!("{k}:{s:.3}"))
+                .collect();
             println!("  criterion by k: {}", curve.join(" "));
         }
         for (name, n, major) in &run.clusters {
@@ -726,17 +819,27 @@ fn print_eval(r: &reelmap::evaluate::EvalReport) {
 }
 
 fn export(cat: &Catalogue, format: ExportFormat) -> Result<String> {
-    let clusters: std::collections::HashMap<i64, (String, String)> =
-        cat.clusters()?.into_iter().map(|c| (c.id, (c.name, c.kind))).collect();
-    let asg: std::collections::HashMap<i64, (i64, String)> =
-        cat.assignments()?.into_iter().map(|a| (a.video_id, (a.cluster_id, a.source))).collect();
+    let clusters: std::collections::HashMap<i64, (String, String)> = cat
+        .clusters()?
+        .into_iter()
+        .map(|c| (c.id, (c.name, c.kind)))
+        .collect();
+    let asg: std::collections::HashMap<i64, (i64, String)> = cat
+        .assignments()?
+        .into_iter()
+        .map(|a| (a.video_id, (a.cluster_id, a.source)))
+        .collect();
     let videos = cat.videos(None)?;
     match format {
         ExportFormat::Json => {
             let rows: Vec<_> = videos
                 .iter()
                 .map(|v| {
-                    let (cid, source) = asg.get(&v.id).cloned().map(|(c, s)| (Some(c), Some(s))).unwrap_or((None, None));
+                    let (cid, source) = asg
+                        .get(&v.id)
+                        .cloned()
+                        .map(|(c, s)| (Some(c), Some(s)))
+                        .unwrap_or((None, None));
                     let name = cid.and_then(|c| clusters.get(&c)).map(|c| c.0.clone());
                     serde_json::json!({
                         "video_id": v.id, "path": v.display, "status": v.status,
@@ -747,9 +850,14 @@ fn export(cat: &Catalogue, format: ExportFormat) -> Result<String> {
             Ok(serde_json::to_string_pretty(&rows)? + "\n")
         }
         ExportFormat::Csv => {
-            let mut out = String::from("video_id,path,status,cluster_id,cluster,assigned_by,error\n");
+            let mut out =
+                String::from("video_id,path,status,cluster_id,cluster,assigned_by,error\n");
             for v in &videos {
-                let (cid, source) = asg.get(&v.id).cloned().map(|(c, s)| (c.to_string(), s)).unwrap_or_default();
+                let (cid, source) = asg
+                    .get(&v.id)
+                    .cloned()
+                    .map(|(c, s)| (c.to_string(), s))
+                    .unwrap_or_default();
                 let name = asg
                     .get(&v.id)
                     .and_then(|(c, _)| clusters.get(c))

@@ -5,13 +5,13 @@
 
 use crate::store::MediaInfo;
 use anyhow::{Context, Result, anyhow, bail};
+use gst::prelude::*;
+use gst_pbutils::prelude::*;
+use gst_video::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use gstreamer_pbutils as gst_pbutils;
 use gstreamer_video as gst_video;
-use gst::prelude::*;
-use gst_video::prelude::*;
-use gst_pbutils::prelude::*;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -158,8 +158,9 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
     }
     init()?;
     let uri = file_uri(path)?;
-    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
-        .context("cannot create a GStreamer discoverer")?;
+    let discoverer =
+        gst_pbutils::Discoverer::new(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
+            .context("cannot create a GStreamer discoverer")?;
     let info = match discoverer.discover_uri(&uri) {
         Ok(info) => info,
         Err(e) => return Ok(classify_discoverer_error(&e.to_string())),
@@ -171,9 +172,12 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
             let raw = info.missing_elements_installer_details();
             // A missing audio or subtitle decoder does not matter: only pictures are used.
             let video_missing = raw.is_empty()
-                || raw
-                    .iter()
-                    .any(|d| !(d.contains("decoder-audio/") || d.contains("decoder-subpicture/") || d.contains("decoder-text/") || d.contains("decoder-application/")));
+                || raw.iter().any(|d| {
+                    !(d.contains("decoder-audio/")
+                        || d.contains("decoder-subpicture/")
+                        || d.contains("decoder-text/")
+                        || d.contains("decoder-application/"))
+                });
             if video_missing || info.video_streams().is_empty() {
                 let details: Vec<String> = raw
                     .iter()
@@ -238,7 +242,10 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<Probe> {
 
 fn classify_discoverer_error(msg: &str) -> Probe {
     let lower = msg.to_lowercase();
-    if lower.contains("could not determine type") || lower.contains("not a valid") || lower.contains("text file") {
+    if lower.contains("could not determine type")
+        || lower.contains("not a valid")
+        || lower.contains("text file")
+    {
         Probe::NotVideo(format!("not a media file GStreamer recognises ({msg})"))
     } else if lower.contains("missing a plug-in") || lower.contains("missing plugin") {
         Probe::Failed("unsupported format: no installed GStreamer plugin can decode it".into())
@@ -278,13 +285,19 @@ impl FramePipeline {
         let convert = gst::ElementFactory::make("videoconvertscale")
             .build()
             .or_else(|_| gst::ElementFactory::make("videoconvert").build())?;
-        let scale_extra = if convert.factory().map(|f| f.name() == "videoconvert").unwrap_or(false) {
+        let scale_extra = if convert
+            .factory()
+            .map(|f| f.name() == "videoconvert")
+            .unwrap_or(false)
+        {
             Some(gst::ElementFactory::make("videoscale").build()?)
         } else {
             None
         };
         let filter = gst::ElementFactory::make("capsfilter").build()?;
-        let (w, h) = hint.map(|(w, h)| scaled_size(w, h, short_side)).unwrap_or((short_side, short_side));
+        let (w, h) = hint
+            .map(|(w, h)| scaled_size(w, h, short_side))
+            .unwrap_or((short_side, short_side));
         filter.set_property("caps", rgb_caps(w, h));
         let sink = gst_app::AppSink::builder()
             .sync(false)
@@ -314,7 +327,8 @@ impl FramePipeline {
             if !is_video || linked.swap(true, Ordering::SeqCst) {
                 return;
             }
-            let (Some(convert), Some(filter)) = (convert_weak.upgrade(), filter_weak.upgrade()) else {
+            let (Some(convert), Some(filter)) = (convert_weak.upgrade(), filter_weak.upgrade())
+            else {
                 return;
             };
             // Size the output from the decoder's real caps (display aspect ratio).
@@ -378,9 +392,12 @@ impl FramePipeline {
 
     /// Brings the pipeline to PAUSED with the first frame prerolled.
     fn preroll(&self) -> Result<()> {
-        self.pipeline
-            .set_state(gst::State::Paused)
-            .map_err(|_| anyhow!(self.bus_error().unwrap_or_else(|| "cannot start decoding".into())))?;
+        self.pipeline.set_state(gst::State::Paused).map_err(|_| {
+            anyhow!(
+                self.bus_error()
+                    .unwrap_or_else(|| "cannot start decoding".into())
+            )
+        })?;
         let bus = self.pipeline.bus().context("pipeline without bus")?;
         let deadline = std::time::Instant::now() + STEP_TIMEOUT;
         loop {
@@ -390,7 +407,11 @@ impl FramePipeline {
             }
             let Some(msg) = bus.timed_pop_filtered(
                 gst::ClockTime::from_nseconds(left.as_nanos() as u64),
-                &[gst::MessageType::AsyncDone, gst::MessageType::Error, gst::MessageType::Eos],
+                &[
+                    gst::MessageType::AsyncDone,
+                    gst::MessageType::Error,
+                    gst::MessageType::Eos,
+                ],
             ) else {
                 bail!("timed out waiting for the first frame");
             };
@@ -422,9 +443,15 @@ impl FramePipeline {
     /// Seeks in PAUSED and returns the prerolled frame (None at end of stream).
     fn seek_and_grab(&self, flags: gst::SeekFlags, pos_ns: u64) -> Result<Option<RgbFrame>> {
         self.pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | flags, gst::ClockTime::from_nseconds(pos_ns))
+            .seek_simple(
+                gst::SeekFlags::FLUSH | flags,
+                gst::ClockTime::from_nseconds(pos_ns),
+            )
             .map_err(|_| anyhow!("seek to {:.2} s refused", pos_ns as f64 / 1e9))?;
-        match self.sink.try_pull_preroll(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64)) {
+        match self
+            .sink
+            .try_pull_preroll(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64))
+        {
             Some(sample) => Ok(Some(sample_to_frame(&sample)?)),
             None => {
                 if let Some(e) = self.bus_error() {
@@ -437,15 +464,21 @@ impl FramePipeline {
 
     /// Starts playing (as fast as possible, no clock sync) from the current position.
     fn play(&self) -> Result<()> {
-        self.pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| anyhow!(self.bus_error().unwrap_or_else(|| "cannot start decoding".into())))?;
+        self.pipeline.set_state(gst::State::Playing).map_err(|_| {
+            anyhow!(
+                self.bus_error()
+                    .unwrap_or_else(|| "cannot start decoding".into())
+            )
+        })?;
         Ok(())
     }
 
     /// Next decoded frame in PLAYING state, None at end of stream.
     fn next_frame(&self) -> Result<Option<RgbFrame>> {
-        match self.sink.try_pull_sample(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64)) {
+        match self
+            .sink
+            .try_pull_sample(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64))
+        {
             Some(sample) => Ok(Some(sample_to_frame(&sample)?)),
             None => {
                 if let Some(e) = self.bus_error() {
@@ -454,7 +487,10 @@ impl FramePipeline {
                 if self.sink.is_eos() {
                     Ok(None)
                 } else {
-                    bail!("decoding stalled (no frame for {} s)", STEP_TIMEOUT.as_secs())
+                    bail!(
+                        "decoding stalled (no frame for {} s)",
+                        STEP_TIMEOUT.as_secs()
+                    )
                 }
             }
         }
@@ -477,7 +513,12 @@ fn sample_to_frame(sample: &gst::Sample) -> Result<RgbFrame> {
     // Stream time (position in the media), not buffer time: MPEG-TS and others start
     // their timestamps at an arbitrary offset, and seek targets are stream times.
     let pts = buffer.pts();
-    let stream_time = match (pts, sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned())) {
+    let stream_time = match (
+        pts,
+        sample
+            .segment()
+            .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned()),
+    ) {
         (Some(p), Some(seg)) => seg.to_stream_time(p).or(Some(p)),
         (p, _) => p,
     };
@@ -487,7 +528,9 @@ fn sample_to_frame(sample: &gst::Sample) -> Result<RgbFrame> {
         .map_err(|_| anyhow!("cannot map a decoded frame"))?;
     let (w, h) = (info.width() as usize, info.height() as usize);
     let stride = frame.plane_stride()[0] as usize;
-    let plane = frame.plane_data(0).map_err(|_| anyhow!("cannot read a decoded frame"))?;
+    let plane = frame
+        .plane_data(0)
+        .map_err(|_| anyhow!("cannot read a decoded frame"))?;
     let mut data = Vec::with_capacity(w * h * 3);
     for row in 0..h {
         data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
@@ -509,7 +552,12 @@ pub struct Sampled {
 
 /// Samples frames from a video. `short_side` is the size the frames are scaled to
 /// (the model's resize before its centre crop). `hint` is the probed display size.
-pub fn sample_frames(path: &Path, sampler: Sampler, short_side: u32, hint: Option<(u32, u32)>) -> Result<Sampled> {
+pub fn sample_frames(
+    path: &Path,
+    sampler: Sampler,
+    short_side: u32,
+    hint: Option<(u32, u32)>,
+) -> Result<Sampled> {
     if is_gif(path) {
         return sample_gif(path, sampler, short_side);
     }
@@ -524,7 +572,9 @@ pub fn sample_frames(path: &Path, sampler: Sampler, short_side: u32, hint: Optio
             _ => sample_uniform_forward(&fp, n, duration, &mut out),
         },
         Sampler::Uniform { .. } => Ok(()),
-        Sampler::EveryNth { step, max } => sample_forward_filter(&fp, &mut out, max, |i, _| i % step.max(1) == 0),
+        Sampler::EveryNth { step, max } => {
+            sample_forward_filter(&fp, &mut out, max, |i, _| i % step.max(1) == 0)
+        }
         Sampler::Rate { fps, max } => {
             let period = (1e9 / fps.max(1e-3)) as u64;
             let mut next = 0u64;
@@ -582,13 +632,24 @@ pub fn is_new_frame(prev: Option<&RgbFrame>, next: &RgbFrame) -> bool {
 /// step before its target — is replaced either by an accurate seek or, when that
 /// would decode more, by decoding forward through the rest of the targets. Samples
 /// are always distinct pictures with increasing timestamps.
-fn sample_uniform_seeking(fp: &FramePipeline, n: usize, duration: u64, out: &mut Vec<RgbFrame>) -> Result<()> {
+fn sample_uniform_seeking(
+    fp: &FramePipeline,
+    n: usize,
+    duration: u64,
+    out: &mut Vec<RgbFrame>,
+) -> Result<()> {
     let targets = uniform_targets(n, duration);
-    let half_step = if targets.len() > 1 { (targets[1] - targets[0]) / 2 } else { duration / 4 };
+    let half_step = if targets.len() > 1 {
+        (targets[1] - targets[0]) / 2
+    } else {
+        duration / 4
+    };
     let mut i = 0;
     while i < targets.len() {
         let t = targets[i];
-        let Some(frame) = fp.seek_and_grab(gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE, t)? else {
+        let Some(frame) =
+            fp.seek_and_grab(gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE, t)?
+        else {
             break;
         };
         if is_new_frame(out.last(), &frame) && frame.pts_ns + half_step >= t {
@@ -633,14 +694,19 @@ fn take_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) ->
         }
         out.push(frame);
         if j < targets.len() {
-            fp.drop_before_ns.store(targets[j].max(1), Ordering::Relaxed);
+            fp.drop_before_ns
+                .store(targets[j].max(1), Ordering::Relaxed);
         }
     }
     Ok(())
 }
 
 /// From the first target on, decodes every frame but converts only those picked.
-fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<RgbFrame>) -> Result<()> {
+fn decode_forward_to_targets(
+    fp: &FramePipeline,
+    targets: &[u64],
+    out: &mut Vec<RgbFrame>,
+) -> Result<()> {
     let Some(&first) = targets.first() else {
         return Ok(());
     };
@@ -657,7 +723,12 @@ fn decode_forward_to_targets(fp: &FramePipeline, targets: &[u64], out: &mut Vec<
 
 /// For files that cannot seek (or have no known duration): decode everything, keeping a
 /// thinning reservoir so that memory stays bounded, then pick `n` evenly.
-fn sample_uniform_forward(fp: &FramePipeline, n: usize, duration: Option<u64>, out: &mut Vec<RgbFrame>) -> Result<()> {
+fn sample_uniform_forward(
+    fp: &FramePipeline,
+    n: usize,
+    duration: Option<u64>,
+    out: &mut Vec<RgbFrame>,
+) -> Result<()> {
     if let Some(d) = duration {
         fp.play()?;
         return take_targets(fp, &uniform_targets(n, d), out);
@@ -750,7 +821,11 @@ fn gif_frames(path: &Path) -> Result<image::Frames<'static>> {
 fn delay_ns(f: &image::Frame) -> u64 {
     let (num, den) = f.delay().numer_denom_ms();
     // Browsers show 0-delay frames for 100 ms; do the same.
-    let ms = if num == 0 { 100.0 } else { num as f64 / den.max(1) as f64 };
+    let ms = if num == 0 {
+        100.0
+    } else {
+        num as f64 / den.max(1) as f64
+    };
     (ms * 1e6) as u64
 }
 
@@ -774,7 +849,9 @@ fn probe_gif(path: &Path) -> Result<Probe> {
         }
     }
     if n < 2 {
-        return Ok(Probe::NotVideo("a still GIF image, not an animation".into()));
+        return Ok(Probe::NotVideo(
+            "a still GIF image, not an animation".into(),
+        ));
     }
     Ok(Probe::Video(MediaInfo {
         duration_ms: Some((total / 1_000_000) as i64),
@@ -804,14 +881,19 @@ fn sample_gif(path: &Path, sampler: Sampler, short_side: u32) -> Result<Sampled>
             let mut picks = Vec::new();
             for target in uniform_targets(n.max(1), t) {
                 // First frame at or after the target, never the same frame twice.
-                let i = stamps.iter().position(|&s| s >= target).unwrap_or(stamps.len() - 1);
+                let i = stamps
+                    .iter()
+                    .position(|&s| s >= target)
+                    .unwrap_or(stamps.len() - 1);
                 if picks.last().is_none_or(|&l| i > l) {
                     picks.push(i);
                 }
             }
             picks
         }
-        Sampler::EveryNth { step, max } => (0..stamps.len()).step_by(step.max(1)).take(max).collect(),
+        Sampler::EveryNth { step, max } => {
+            (0..stamps.len()).step_by(step.max(1)).take(max).collect()
+        }
         Sampler::Rate { fps, max } => {
             let period = (1e9 / fps.max(1e-3)) as u64;
             let mut next = 0;
@@ -856,7 +938,10 @@ fn sample_gif(path: &Path, sampler: Sampler, short_side: u32) -> Result<Sampled>
     if out.is_empty() {
         bail!("no frame could be decoded");
     }
-    Ok(Sampled { frames: out, warning })
+    Ok(Sampled {
+        frames: out,
+        warning,
+    })
 }
 
 /// Picks the poster: the first sampled frame that is neither near-black nor flat,
@@ -912,8 +997,14 @@ mod tests {
 
     #[test]
     fn sampler_parsing() {
-        assert_eq!(Sampler::parse("uniform:8").unwrap(), Sampler::Uniform { n: 8 });
-        assert!(matches!(Sampler::parse("rate:5").unwrap(), Sampler::Rate { .. }));
+        assert_eq!(
+            Sampler::parse("uniform:8").unwrap(),
+            Sampler::Uniform { n: 8 }
+        );
+        assert!(matches!(
+            Sampler::parse("rate:5").unwrap(),
+            Sampler::Rate { .. }
+        ));
         assert!(Sampler::parse("bogus").is_err());
     }
 }

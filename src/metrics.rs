@@ -227,7 +227,11 @@ mod tests {
         let s = score(&[0, 0, 1, 1, 2, 2], &[1, 1, 0, 2, 2, 2]);
         assert!((s.accuracy - 5.0 / 6.0).abs() < 1e-12);
         assert!((s.purity - 5.0 / 6.0).abs() < 1e-12);
-        assert!((s.conditional_entropy_bits - 0.459148).abs() < 1e-5, "{}", s.conditional_entropy_bits);
+        assert!(
+            (s.conditional_entropy_bits - 0.459148).abs() < 1e-5,
+            "{}",
+            s.conditional_entropy_bits
+        );
         assert!((s.ari - 0.444444).abs() < 1e-5, "{}", s.ari);
         // NMI: I = H(truth) - H(truth|pred) = log2(3) - 0.459148 = 1.125815 bits;
         // H(pred) = H(1/6, 2/6, 3/6) = 1.459148 bits; NMI = I / ((1.584963 + 1.459148)/2).
@@ -257,7 +261,11 @@ mod tests {
 
     #[test]
     fn hungarian_finds_minimum() {
-        let c = vec![vec![4.0, 1.0, 3.0], vec![2.0, 0.0, 5.0], vec![3.0, 2.0, 2.0]];
+        let c = vec![
+            vec![4.0, 1.0, 3.0],
+            vec![2.0, 0.0, 5.0],
+            vec![3.0, 2.0, 2.0],
+        ];
         let a = hungarian(&c);
         let total: f64 = a.iter().enumerate().map(|(i, &j)| c[i][j]).sum();
         assert_eq!(total, 5.0);

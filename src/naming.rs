@@ -50,8 +50,9 @@ static HIERARCHY: OnceLock<Hierarchy> = OnceLock::new();
 /// The embedded ImageNet → WordNet table.
 pub fn hierarchy() -> &'static Hierarchy {
     HIERARCHY.get_or_init(|| {
-        let mut h: Hierarchy = serde_json::from_str(include_str!("../assets/imagenet_hierarchy.json"))
-            .expect("assets/imagenet_hierarchy.json is valid");
+        let mut h: Hierarchy =
+            serde_json::from_str(include_str!("../assets/imagenet_hierarchy.json"))
+                .expect("assets/imagenet_hierarchy.json is valid");
         assert_eq!(h.classes.len(), 1000);
         h.is_class = vec![false; h.nodes.len()];
         for c in &h.classes {
@@ -63,7 +64,11 @@ pub fn hierarchy() -> &'static Hierarchy {
 
 /// Human name of an ImageNet class index.
 pub fn class_name(index: usize) -> &'static str {
-    hierarchy().classes.get(index).map(|c| c.name.as_str()).unwrap_or("?")
+    hierarchy()
+        .classes
+        .get(index)
+        .map(|c| c.name.as_str())
+        .unwrap_or("?")
 }
 
 impl Hierarchy {
@@ -71,7 +76,11 @@ impl Hierarchy {
     /// class's own node and all its ancestors once).
     pub fn node_mass(&self, class_probs: &[f32]) -> Result<Vec<f64>> {
         if class_probs.len() != self.classes.len() {
-            bail!("expected {} class probabilities, got {}", self.classes.len(), class_probs.len());
+            bail!(
+                "expected {} class probabilities, got {}",
+                self.classes.len(),
+                class_probs.len()
+            );
         }
         let mut mass = vec![0f64; self.nodes.len()];
         for (c, &p) in self.classes.iter().zip(class_probs) {
@@ -97,32 +106,41 @@ pub struct NameChoice {
     pub confidence: f64,
 }
 
-/// Share of mass a concept needs to name a cluster.
-pub const DOMINANCE: f64 = 0.5;
-/// A single ImageNet class (a breed, a model of car) must be surer than that: a cat
-/// cluster split 55/45 between "Egyptian Mau" and "tiger cat" is "Cats", not a guess
-/// at the breed.
+/// Share of mass a concept needs to name a cluster by itself: most of what the
+/// cluster shows. (At 0.5, beagle + golden retriever + pug in equal parts would be
+/// "Hunting dogs", wrong for a third of the videos; at 0.7 it is "Dogs".)
+pub const DOMINANCE: f64 = 0.7;
+/// A single ImageNet class (a breed, a model of car) must be surer still: a cat
+/// cluster split between "Egyptian Mau" and "tiger cat" is "Cats", not a guess at
+/// the breed.
 pub const LEAF_DOMINANCE: f64 = 0.75;
-/// Below this share a concept is not even a fallback candidate.
-const MIN_SHARE: f64 = 0.3;
+/// A weaker concept may still name a cluster when it holds this share...
+const WEAK_SHARE: f64 = 0.35;
+/// ...and at least this many times the share it would get by chance. Chance matters:
+/// with probabilities spread evenly, "Animals" (398 of the 1000 classes) collects
+/// 40 % of the mass without meaning anything.
+const WEAK_LIFT: f64 = 4.0;
 
-/// Candidate concepts for a cluster, best first: non-generic concepts whose mass is
-/// at least `MIN_SHARE`, ordered so that dominant (≥ `DOMINANCE`) ones come first,
-/// most specific first; then the weaker ones by mass.
+/// Candidate concepts for a cluster, best first: dominant concepts (share ≥
+/// `DOMINANCE`), most specific first; then weaker but clearly non-random ones
+/// (share ≥ `WEAK_SHARE` and lift ≥ `WEAK_LIFT`), by share.
 pub fn candidates(mean_probs: &[f32]) -> Result<Vec<(usize, f64)>> {
     let h = hierarchy();
     let total: f64 = mean_probs.iter().map(|&p| p as f64).sum::<f64>().max(1e-12);
+    let classes = h.classes.len() as f64;
     let mass = h.node_mass(mean_probs)?;
     let mut strong: Vec<(usize, f64)> = Vec::new();
     let mut weak: Vec<(usize, f64)> = Vec::new();
     for (id, &m) in mass.iter().enumerate() {
         let share = m / total;
-        if h.nodes[id].generic || share < MIN_SHARE {
+        if h.nodes[id].generic || share < WEAK_SHARE {
             continue;
         }
-        if share >= if h.is_class[id] { LEAF_DOMINANCE } else { DOMINANCE } {
+        let needed = if h.is_class[id] { LEAF_DOMINANCE } else { DOMINANCE };
+        let chance = h.nodes[id].leaves.max(1) as f64 / classes;
+        if share >= needed {
             strong.push((id, share));
-        } else {
+        } else if share / chance >= WEAK_LIFT {
             weak.push((id, share));
         }
     }
@@ -144,7 +162,10 @@ pub fn candidates(mean_probs: &[f32]) -> Result<Vec<(usize, f64)>> {
 /// distribution of cluster i; `taken` holds names already in use (user names).
 pub fn name_clusters(mean_probs: &[Vec<f32>], taken: &[String]) -> Result<Vec<NameChoice>> {
     let h = hierarchy();
-    let cands: Vec<Vec<(usize, f64)>> = mean_probs.iter().map(|p| candidates(p)).collect::<Result<_>>()?;
+    let cands: Vec<Vec<(usize, f64)>> = mean_probs
+        .iter()
+        .map(|p| candidates(p))
+        .collect::<Result<_>>()?;
     let mut order: Vec<usize> = (0..mean_probs.len()).collect();
     let best_share = |i: usize| cands[i].first().map(|c| c.1).unwrap_or(0.0);
     order.sort_by(|&a, &b| best_share(b).total_cmp(&best_share(a)).then(a.cmp(&b)));
@@ -178,15 +199,17 @@ pub fn name_clusters(mean_probs: &[Vec<f32>], taken: &[String]) -> Result<Vec<Na
                 confidence: share,
             });
         }
-        let choice = choice.unwrap_or_else(|| loop {
-            mixed += 1;
-            let name = format!("Mixed {mixed}");
-            if !used.contains(&name.to_lowercase()) {
-                break NameChoice {
-                    name,
-                    concept: None,
-                    confidence: 0.0,
-                };
+        let choice = choice.unwrap_or_else(|| {
+            loop {
+                mixed += 1;
+                let name = format!("Mixed {mixed}");
+                if !used.contains(&name.to_lowercase()) {
+                    break NameChoice {
+                        name,
+                        concept: None,
+                        confidence: 0.0,
+                    };
+                }
             }
         });
         used.insert(choice.name.to_lowercase());
@@ -233,11 +256,18 @@ mod tests {
     fn names_are_unique_and_mixed_falls_back() {
         let spread: Vec<f32> = vec![0.001; 1000];
         let dogs = probs(&[(162, 0.3), (207, 0.3), (254, 0.3)]);
-        let n = name_clusters(&[dogs.clone(), dogs, spread.clone(), spread], &["Dogs".into()]).unwrap();
+        let n = name_clusters(
+            &[dogs.clone(), dogs, spread.clone(), spread],
+            &["Dogs".into()],
+        )
+        .unwrap();
         let names: Vec<&str> = n.iter().map(|c| c.name.as_str()).collect();
         assert!(!names.contains(&"Dogs"), "{names:?}");
         let set: HashSet<&str> = names.iter().copied().collect();
         assert_eq!(set.len(), 4, "{names:?}");
-        assert!(names.contains(&"Mixed 1") && names.contains(&"Mixed 2"), "{names:?}");
+        assert!(
+            names.contains(&"Mixed 1") && names.contains(&"Mixed 2"),
+            "{names:?}"
+        );
     }
 }

@@ -86,7 +86,10 @@ pub fn concept_vector(class_probs: &[f32]) -> Vec<f32> {
     let mass = naming::hierarchy()
         .node_mass(class_probs)
         .unwrap_or_else(|_| vec![0.0; naming::hierarchy().nodes.len()]);
-    concept_nodes().iter().map(|&i| (mass[i].max(0.0) as f32).sqrt()).collect()
+    concept_nodes()
+        .iter()
+        .map(|&i| (mass[i].max(0.0) as f32).sqrt())
+        .collect()
 }
 
 fn mean_of(rows: &[Vec<f32>]) -> Vec<f32> {
@@ -99,7 +102,9 @@ fn mean_of(rows: &[Vec<f32>]) -> Vec<f32> {
             *m += *x as f64;
         }
     }
-    mean.iter().map(|m| (m / rows.len() as f64) as f32).collect()
+    mean.iter()
+        .map(|m| (m / rows.len() as f64) as f32)
+        .collect()
 }
 
 fn centred_unit(v: &[f32], mean: &[f32]) -> Vec<f32> {
@@ -132,12 +137,19 @@ impl FeatureSpace {
     /// The unit-length point of one video.
     pub fn transform(&self, descriptor: &[f32], class_probs: &[f32]) -> Vec<f32> {
         let mut v = centred_unit(descriptor, &self.desc_mean);
-        v.extend(centred_unit(&concept_vector(class_probs), &self.concept_mean));
+        v.extend(centred_unit(
+            &concept_vector(class_probs),
+            &self.concept_mean,
+        ));
         l2_normalize(&mut v);
         v
     }
 
-    pub fn transform_all(&self, descriptors: &[Vec<f32>], class_probs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    pub fn transform_all(
+        &self,
+        descriptors: &[Vec<f32>],
+        class_probs: &[Vec<f32>],
+    ) -> Vec<Vec<f32>> {
         descriptors
             .iter()
             .zip(class_probs)
@@ -150,20 +162,33 @@ fn space_key(model: &str) -> String {
     format!("feature_space:{model}")
 }
 
-/// Descriptors and class probabilities of every embedded video, in id order.
-pub fn load_points(cat: &Catalogue, model: &str) -> Result<(Vec<i64>, Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+/// Descriptors and class probabilities of the embedded videos, in id order.
+pub struct Points {
+    pub ids: Vec<i64>,
+    pub descriptors: Vec<Vec<f32>>,
+    pub class_probs: Vec<Vec<f32>>,
+}
+
+/// Every embedded, present video of the catalogue.
+pub fn load_points(cat: &Catalogue, model: &str) -> Result<Points> {
     let desc = cat.descriptors(model)?;
     let mut probs = cat.class_probs(model)?;
     let mut ids = Vec::with_capacity(desc.len());
     let mut d = Vec::with_capacity(desc.len());
     let mut p = Vec::with_capacity(desc.len());
     for (id, v) in desc {
-        let Some(pr) = probs.remove(&id) else { continue };
+        let Some(pr) = probs.remove(&id) else {
+            continue;
+        };
         ids.push(id);
         d.push(v);
         p.push(pr);
     }
-    Ok((ids, d, p))
+    Ok(Points {
+        ids,
+        descriptors: d,
+        class_probs: p,
+    })
 }
 
 /// Result of choosing k automatically.
@@ -242,8 +267,16 @@ pub fn cluster_points(
 
 /// Re-clusters the whole catalogue for `model`, keeping user assignments and
 /// user-named clusters.
-pub fn cluster_library(cat: &mut Catalogue, model: &str, opts: &ClusterOptions) -> Result<ClusterSummary> {
-    let (ids, raw, raw_probs) = load_points(cat, model)?;
+pub fn cluster_library(
+    cat: &mut Catalogue,
+    model: &str,
+    opts: &ClusterOptions,
+) -> Result<ClusterSummary> {
+    let Points {
+        ids,
+        descriptors: raw,
+        class_probs: raw_probs,
+    } = load_points(cat, model)?;
     if ids.is_empty() {
         return Ok(ClusterSummary {
             videos: 0,
@@ -260,7 +293,8 @@ pub fn cluster_library(cat: &mut Catalogue, model: &str, opts: &ClusterOptions) 
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
         rusqlite::params![space_key(model), serde_json::to_string(&space)?],
     )?;
-    let probs: HashMap<i64, Vec<f32>> = ids.iter().copied().zip(raw_probs.iter().cloned()).collect();
+    let probs: HashMap<i64, Vec<f32>> =
+        ids.iter().copied().zip(raw_probs.iter().cloned()).collect();
 
     // Clusters a person shaped: user-named or holding user-assigned videos.
     let existing = cat.clusters()?;
@@ -272,17 +306,26 @@ pub fn cluster_library(cat: &mut Catalogue, model: &str, opts: &ClusterOptions) 
         .collect();
     let user_clusters: Vec<i64> = existing
         .iter()
-        .filter(|c| c.kind == "normal" && (c.name_source == "user" || user_asg.values().any(|v| *v == c.id)))
+        .filter(|c| {
+            c.kind == "normal" && (c.name_source == "user" || user_asg.values().any(|v| *v == c.id))
+        })
         .map(|c| c.id)
         .collect();
     let unsorted_id = existing.iter().find(|c| c.kind == "unsorted").map(|c| c.id);
-    let slot_of: HashMap<i64, usize> = user_clusters.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let slot_of: HashMap<i64, usize> = user_clusters
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i))
+        .collect();
     let fixed: Vec<Option<usize>> = ids
         .iter()
         .map(|v| user_asg.get(v).and_then(|c| slot_of.get(c)).copied())
         .collect();
     // Initial centres of user clusters: mean of their current members.
-    let old_members: HashMap<i64, i64> = assignments.iter().map(|a| (a.video_id, a.cluster_id)).collect();
+    let old_members: HashMap<i64, i64> = assignments
+        .iter()
+        .map(|a| (a.video_id, a.cluster_id))
+        .collect();
     let mut initial = Vec::new();
     for cid in &user_clusters {
         let mut c = vec![0f32; data[0].len()];
@@ -373,7 +416,12 @@ pub fn cluster_library(cat: &mut Catalogue, model: &str, opts: &ClusterOptions) 
     for j in 0..k {
         let members: Vec<(i64, f64)> = (0..ids.len())
             .filter(|&i| km.labels[i] == j && fixed[i].is_none() && !outliers.contains(&i))
-            .map(|i| (ids[i], (1.0 - dot(&data[i], &km.centroids[j]) as f64).max(0.0)))
+            .map(|i| {
+                (
+                    ids[i],
+                    (1.0 - dot(&data[i], &km.centroids[j]) as f64).max(0.0),
+                )
+            })
             .collect();
         let existing_id = if j < user_clusters.len() {
             Some(user_clusters[j])
@@ -475,7 +523,11 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     if clusters.is_empty() {
         return Ok(0);
     }
-    let (ids, raw, raw_probs) = load_points(cat, model)?;
+    let Points {
+        ids,
+        descriptors: raw,
+        class_probs: raw_probs,
+    } = load_points(cat, model)?;
     let assigned: HashSet<i64> = cat.assignments()?.iter().map(|a| a.video_id).collect();
     if ids.iter().all(|id| assigned.contains(id)) {
         return Ok(0);
@@ -483,7 +535,11 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     // Same space as when clustering, so centroids and points are comparable.
     let space: FeatureSpace = cat
         .conn()
-        .query_row("SELECT value FROM meta WHERE key = ?1", [space_key(model)], |r| r.get::<_, String>(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [space_key(model)],
+            |r| r.get::<_, String>(0),
+        )
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_else(|| FeatureSpace::fit(&raw, &raw_probs));
@@ -492,14 +548,19 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     let centroid_of: HashMap<i64, &Vec<f32>> = clusters.iter().map(|(id, c)| (*id, c)).collect();
     let mut member_sims = Vec::new();
     for a in cat.assignments()? {
-        if let (Some(c), Some(i)) = (centroid_of.get(&a.cluster_id), ids.iter().position(|id| *id == a.video_id))
-            && c.len() == data[i].len()
+        if let (Some(c), Some(i)) = (
+            centroid_of.get(&a.cluster_id),
+            ids.iter().position(|id| *id == a.video_id),
+        ) && c.len() == data[i].len()
         {
             member_sims.push(dot(&data[i], c));
         }
     }
     member_sims.sort_by(|a, b| a.total_cmp(b));
-    let floor = member_sims.get(member_sims.len() / 50).copied().unwrap_or(f32::NEG_INFINITY);
+    let floor = member_sims
+        .get(member_sims.len() / 50)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
     let mut items = Vec::new();
     let mut unsorted_items = Vec::new();
     for (i, vid) in ids.iter().enumerate() {

@@ -10,9 +10,18 @@ pub enum Event {
     /// A stage begins; `total` items are expected (0 if unknown).
     Stage { stage: String, total: u64 },
     /// One more item done (or `done` items so far), with the item being worked on.
-    Item { stage: String, done: u64, total: u64, current: String },
+    Item {
+        stage: String,
+        done: u64,
+        total: u64,
+        current: String,
+    },
     /// An item could not be processed; the run goes on.
-    Failed { stage: String, path: String, reason: String },
+    Failed {
+        stage: String,
+        path: String,
+        reason: String,
+    },
     /// A message for people.
     Note { message: String },
     /// The stage ended.

@@ -7,7 +7,7 @@
 //! marked gone.
 
 use crate::media::{self, Probe};
-use crate::store::Catalogue;
+use crate::store::{Catalogue, KnownFile};
 use crate::util::{display_path, path_to_bytes, system_time_ns};
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
@@ -21,18 +21,20 @@ pub const ENGINE_REVISION: u32 = 1;
 
 /// File extensions taken as videos without looking inside.
 pub const VIDEO_EXTENSIONS: &[&str] = &[
-    "3g2", "3gp", "asf", "avi", "divx", "dv", "f4v", "flv", "gif", "h264", "h265", "hevc", "ivf", "m1v", "m2t",
-    "m2ts", "m2v", "m4v", "mjpeg", "mjpg", "mk3d", "mkv", "mod", "mov", "mp4", "mpe", "mpeg", "mpg", "mts", "mxf",
-    "nut", "ogg", "ogm", "ogv", "qt", "rm", "rmvb", "tod", "ts", "vob", "webm", "wmv", "y4m",
+    "3g2", "3gp", "asf", "avi", "divx", "dv", "f4v", "flv", "gif", "h264", "h265", "hevc", "ivf",
+    "m1v", "m2t", "m2ts", "m2v", "m4v", "mjpeg", "mjpg", "mk3d", "mkv", "mod", "mov", "mp4", "mpe",
+    "mpeg", "mpg", "mts", "mxf", "nut", "ogg", "ogm", "ogv", "qt", "rm", "rmvb", "tod", "ts",
+    "vob", "webm", "wmv", "y4m",
 ];
 
 /// Extensions that are certainly not video: never opened to sniff their content.
 const NOT_VIDEO_EXTENSIONS: &[&str] = &[
-    "txt", "md", "pdf", "doc", "docx", "odt", "xls", "xlsx", "ppt", "pptx", "csv", "json", "xml", "html", "htm",
-    "css", "js", "ts_", "py", "rs", "c", "h", "cpp", "java", "go", "sh", "jpg", "jpeg", "png", "webp", "heic",
-    "tif", "tiff", "bmp", "raw", "cr2", "nef", "dng", "svg", "mp3", "flac", "wav", "aac", "m4a", "opus", "wma",
-    "zip", "tar", "gz", "xz", "bz2", "7z", "rar", "iso", "exe", "dll", "so", "o", "a", "deb", "rpm", "srt", "vtt",
-    "ass", "ssa", "sub", "nfo", "db", "sqlite", "sqlite3", "ini", "cfg", "toml", "yaml", "yml", "lock", "log",
+    "txt", "md", "pdf", "doc", "docx", "odt", "xls", "xlsx", "ppt", "pptx", "csv", "json", "xml",
+    "html", "htm", "css", "js", "ts_", "py", "rs", "c", "h", "cpp", "java", "go", "sh", "jpg",
+    "jpeg", "png", "webp", "heic", "tif", "tiff", "bmp", "raw", "cr2", "nef", "dng", "svg", "mp3",
+    "flac", "wav", "aac", "m4a", "opus", "wma", "zip", "tar", "gz", "xz", "bz2", "7z", "rar",
+    "iso", "exe", "dll", "so", "o", "a", "deb", "rpm", "srt", "vtt", "ass", "ssa", "sub", "nfo",
+    "db", "sqlite", "sqlite3", "ini", "cfg", "toml", "yaml", "yml", "lock", "log",
 ];
 
 /// Folder names skipped by default (besides hidden ones starting with '.').
@@ -47,7 +49,9 @@ const SYSTEM_DIRS: &[&str] = &[
 ];
 
 /// Top-level folders of a Unix root that hold no user files.
-const ROOT_SYSTEM_DIRS: &[&str] = &["proc", "sys", "dev", "run", "tmp", "var/lib", "snap", "boot"];
+const ROOT_SYSTEM_DIRS: &[&str] = &[
+    "proc", "sys", "dev", "run", "tmp", "var/lib", "snap", "boot",
+];
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -67,7 +71,10 @@ impl Default for ScanOptions {
             include_hidden: false,
             follow_symlinks: true,
             probe_timeout: Duration::from_secs(20),
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
             retry_failed: false,
         }
     }
@@ -198,7 +205,11 @@ struct Found {
 }
 
 /// Walks `root`, returning candidate video files and walk problems.
-fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+fn walk(
+    root: &Path,
+    opts: &ScanOptions,
+    progress: ScanProgress<'_>,
+) -> (Vec<Found>, Vec<(PathBuf, String)>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
     let mut seen_inodes: HashSet<(u64, u64)> = HashSet::new();
@@ -214,7 +225,10 @@ fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Fou
             }
             let name = e.file_name().to_string_lossy();
             let rel = if is_fs_root {
-                e.path().strip_prefix(root).ok().map(|p| p.to_string_lossy().into_owned())
+                e.path()
+                    .strip_prefix(root)
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned())
             } else {
                 None
             };
@@ -224,11 +238,18 @@ fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Fou
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                let path = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
                 let reason = if let Some(anc) = err.loop_ancestor() {
-                    format!("symbolic link loop back to {} (not followed)", anc.display())
+                    format!(
+                        "symbolic link loop back to {} (not followed)",
+                        anc.display()
+                    )
                 } else if let Some(ioe) = err.io_error() {
-                    if ioe.kind() == std::io::ErrorKind::NotFound && path.symlink_metadata().is_ok() {
+                    if ioe.kind() == std::io::ErrorKind::NotFound && path.symlink_metadata().is_ok()
+                    {
                         "broken symbolic link (its target does not exist)".to_string()
                     } else if ioe.kind() == std::io::ErrorKind::NotFound {
                         // Vanished between listing and reading: nothing to report.
@@ -247,7 +268,7 @@ fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Fou
             continue;
         }
         count += 1;
-        if count % 256 == 0 {
+        if count.is_multiple_of(256) {
             progress(count, entry.path());
         }
         let name = entry.file_name().to_string_lossy();
@@ -256,7 +277,8 @@ fn walk(root: &Path, opts: &ScanOptions, progress: ScanProgress<'_>) -> (Vec<Fou
         }
         let path = entry.path().to_path_buf();
         let by_extension = is_video_extension(&path);
-        let ext_known_other = ext_of(&path).is_some_and(|e| NOT_VIDEO_EXTENSIONS.contains(&e.as_str()));
+        let ext_known_other =
+            ext_of(&path).is_some_and(|e| NOT_VIDEO_EXTENSIONS.contains(&e.as_str()));
         if !by_extension && ext_known_other {
             continue;
         }
@@ -302,22 +324,30 @@ fn is_video_problem(path: &Path) -> bool {
 }
 
 /// Scans each root and brings the catalogue up to date. Returns what happened.
-pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress: ScanProgress<'_>) -> Result<ScanReport> {
+pub fn scan(
+    cat: &mut Catalogue,
+    roots: &[PathBuf],
+    opts: &ScanOptions,
+    progress: ScanProgress<'_>,
+) -> Result<ScanReport> {
     media::init()?;
     let mut report = ScanReport::default();
     let engine = format!("{}+{}", env!("CARGO_PKG_VERSION"), ENGINE_REVISION);
     let recorded: Option<String> = cat
         .conn()
-        .query_row("SELECT value FROM meta WHERE key = 'engine'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'engine'", [], |r| {
+            r.get(0)
+        })
         .ok();
     let retry_failed = opts.retry_failed || recorded.as_deref() != Some(engine.as_str());
     for root in roots {
         let root = match std::fs::canonicalize(root) {
             Ok(r) => r,
             Err(e) => {
-                report
-                    .problems
-                    .push((display_path(root), format!("cannot scan this folder: {}", io_reason(&e))));
+                report.problems.push((
+                    display_path(root),
+                    format!("cannot scan this folder: {}", io_reason(&e)),
+                ));
                 continue;
             }
         };
@@ -334,7 +364,7 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
         for (path, reason) in walk_problems {
             if is_video_problem(&path) {
                 let id = match known.remove(&path_to_bytes(&path)) {
-                    Some((id, ..)) => id,
+                    Some(k) => k.id,
                     None => match cat.video_by_path(&path)? {
                         Some(v) => v.id,
                         None => cat.insert_video(root_id, &path, 0, 0, None)?,
@@ -350,7 +380,13 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
 
         for f in &found {
             let key = path_to_bytes(&f.path);
-            if let Some((id, size, mtime, status)) = known.remove(&key) {
+            if let Some(KnownFile {
+                id,
+                size,
+                mtime_ns: mtime,
+                status,
+            }) = known.remove(&key)
+            {
                 seen_ids.insert(id);
                 let retry = retry_failed && status == "failed";
                 if size == f.size as i64 && mtime == f.mtime_ns && status != "gone" && !retry {
@@ -418,7 +454,8 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
                 report.unchanged += 1;
                 continue;
             }
-            let id = cat.insert_video(root_id, &f.path, f.size as i64, f.mtime_ns, fp.as_deref())?;
+            let id =
+                cat.insert_video(root_id, &f.path, f.size as i64, f.mtime_ns, fp.as_deref())?;
             seen_ids.insert(id);
             report.new += 1;
             if f.by_extension || fp.is_some() {
@@ -428,7 +465,7 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
 
         // Everything still in `known` was not found this time.
         let mut gone = Vec::new();
-        for (path_bytes, (id, _, _, status)) in known {
+        for (path_bytes, KnownFile { id, status, .. }) in known {
             if status == "gone" || seen_ids.contains(&id) {
                 continue;
             }
@@ -453,7 +490,12 @@ pub fn scan(cat: &mut Catalogue, roots: &[PathBuf], opts: &ScanOptions, progress
 
 /// Probes files in parallel threads (GStreamer's discoverer is synchronous) and
 /// stores results from this thread. Returns how many failed.
-fn probe_all(cat: &Catalogue, items: &[(i64, PathBuf)], opts: &ScanOptions, problems: &mut Vec<(String, String)>) -> Result<usize> {
+fn probe_all(
+    cat: &Catalogue,
+    items: &[(i64, PathBuf)],
+    opts: &ScanOptions,
+    problems: &mut Vec<(String, String)>,
+) -> Result<usize> {
     if items.is_empty() {
         return Ok(0);
     }
@@ -479,16 +521,22 @@ fn probe_all(cat: &Catalogue, items: &[(i64, PathBuf)], opts: &ScanOptions, prob
             });
         }
         drop(tx);
-        let by_ext: HashMap<i64, bool> = items.iter().map(|(id, p)| (*id, is_video_extension(p))).collect();
+        let by_ext: HashMap<i64, bool> = items
+            .iter()
+            .map(|(id, p)| (*id, is_video_extension(p)))
+            .collect();
         for (id, path, r) in rx {
             match r {
                 Ok(Probe::Video(info)) => cat.set_media_info(id, &info)?,
                 Ok(Probe::NotVideo(_)) if !by_ext[&id] => {
                     // Sniffed as video but is not: forget it quietly.
-                    cat.conn().execute("DELETE FROM videos WHERE id = ?1", [id])?;
+                    cat.conn()
+                        .execute("DELETE FROM videos WHERE id = ?1", [id])?;
                 }
                 Ok(Probe::NotVideo(reason)) | Ok(Probe::Failed(reason)) => {
-                    let reason = if reason.starts_with("not a media file") || reason.starts_with("no video") {
+                    let reason = if reason.starts_with("not a media file")
+                        || reason.starts_with("no video")
+                    {
                         format!("not a video: {reason}")
                     } else {
                         reason

@@ -188,6 +188,15 @@ fn video_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VideoRow> {
     })
 }
 
+/// What the catalogue knows of a file, for the incremental re-scan.
+#[derive(Debug, Clone)]
+pub struct KnownFile {
+    pub id: i64,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub status: String,
+}
+
 /// What the media probe learnt about a file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MediaInfo {
@@ -343,7 +352,9 @@ impl Catalogue {
     }
 
     pub fn roots(&self) -> Result<Vec<(i64, PathBuf)>> {
-        let mut stmt = self.conn.prepare("SELECT id, path FROM roots ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path FROM roots ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             let p: Vec<u8> = r.get(1)?;
             Ok((r.get(0)?, path_from_bytes(&p)))
@@ -359,7 +370,11 @@ impl Catalogue {
         Ok(())
     }
 
-    pub fn replace_scan_problems(&mut self, root_id: i64, problems: &[(PathBuf, String)]) -> Result<()> {
+    pub fn replace_scan_problems(
+        &mut self,
+        root_id: i64,
+        problems: &[(PathBuf, String)],
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM scan_problems WHERE root_id = ?1", [root_id])?;
         {
@@ -368,7 +383,13 @@ impl Catalogue {
             )?;
             let now = now_secs();
             for (p, msg) in problems {
-                stmt.execute(params![root_id, path_to_bytes(p), display_path(p), msg, now])?;
+                stmt.execute(params![
+                    root_id,
+                    path_to_bytes(p),
+                    display_path(p),
+                    msg,
+                    now
+                ])?;
             }
         }
         tx.commit()?;
@@ -422,7 +443,10 @@ impl Catalogue {
                 format!("SELECT {VIDEO_COLUMNS} FROM videos WHERE status = ?1 ORDER BY id"),
                 vec![s],
             ),
-            None => (format!("SELECT {VIDEO_COLUMNS} FROM videos ORDER BY id"), vec![]),
+            None => (
+                format!("SELECT {VIDEO_COLUMNS} FROM videos ORDER BY id"),
+                vec![],
+            ),
         };
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), video_from_row)?;
@@ -430,12 +454,20 @@ impl Catalogue {
     }
 
     /// Path, size and mtime of every video of a root, for the incremental re-scan.
-    pub fn root_index(&self, root_id: i64) -> Result<HashMap<Vec<u8>, (i64, i64, i64, String)>> {
+    pub fn root_index(&self, root_id: i64) -> Result<HashMap<Vec<u8>, KnownFile>> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, id, size, mtime_ns, status FROM videos WHERE root_id = ?1")?;
         let rows = stmt.query_map([root_id], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                KnownFile {
+                    id: r.get(1)?,
+                    size: r.get(2)?,
+                    mtime_ns: r.get(3)?,
+                    status: r.get(4)?,
+                },
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -508,13 +540,28 @@ impl Catalogue {
 
     /// A known video was found at a new path (renamed or moved): keep its features and
     /// cluster, change only where it lives.
-    pub fn move_video(&self, id: i64, root_id: i64, new_path: &Path, size: i64, mtime_ns: i64) -> Result<()> {
+    pub fn move_video(
+        &self,
+        id: i64,
+        root_id: i64,
+        new_path: &Path,
+        size: i64,
+        mtime_ns: i64,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE videos SET root_id = ?2, path = ?3, display = ?4, size = ?5, mtime_ns = ?6,
              status = CASE WHEN status = 'gone' THEN 'ok' ELSE status END,
              error = CASE WHEN status = 'gone' THEN NULL ELSE error END,
              last_seen = ?7, updated_at = ?7 WHERE id = ?1",
-            params![id, root_id, path_to_bytes(new_path), display_path(new_path), size, mtime_ns, now_secs()],
+            params![
+                id,
+                root_id,
+                path_to_bytes(new_path),
+                display_path(new_path),
+                size,
+                mtime_ns,
+                now_secs()
+            ],
         )?;
         Ok(())
     }
@@ -616,9 +663,11 @@ impl Catalogue {
     pub fn poster(&self, video_id: i64) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn
-            .query_row("SELECT jpeg FROM posters WHERE video_id = ?1", [video_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT jpeg FROM posters WHERE video_id = ?1",
+                [video_id],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -715,7 +764,11 @@ impl Catalogue {
             &format!(
                 "DELETE FROM clusters WHERE id NOT IN ({}) AND name_source = 'auto'
                  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.cluster_id = clusters.id)",
-                if keep.is_empty() { "NULL".to_string() } else { keep.join(",") }
+                if keep.is_empty() {
+                    "NULL".to_string()
+                } else {
+                    keep.join(",")
+                }
             ),
             [],
         )?;
@@ -727,7 +780,10 @@ impl Catalogue {
         };
         for id in leftovers {
             let name = unique_name_tx(&tx, "Folder")?;
-            tx.execute("UPDATE clusters SET name = ?2 WHERE id = ?1", params![id, name])?;
+            tx.execute(
+                "UPDATE clusters SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            )?;
         }
         tx.execute(
             "INSERT INTO cluster_runs (model, k, k_method, details, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -906,8 +962,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cat = Catalogue::open(&dir.path().join("c.sqlite3")).unwrap();
         let root = cat.add_root(dir.path()).unwrap();
-        let a = cat.insert_video(root, &dir.path().join("a.mp4"), 1, 1, None).unwrap();
-        let b = cat.insert_video(root, &dir.path().join("b.mp4"), 1, 1, None).unwrap();
+        let a = cat
+            .insert_video(root, &dir.path().join("a.mp4"), 1, 1, None)
+            .unwrap();
+        let b = cat
+            .insert_video(root, &dir.path().join("b.mp4"), 1, 1, None)
+            .unwrap();
         let plan = |members: Vec<Vec<(i64, f64)>>| ClusteringPlan {
             model: "m".into(),
             k_method: "test".into(),
@@ -932,12 +992,18 @@ mod tests {
         cat.assign_user(&[a], ids[1]).unwrap();
         cat.rename_cluster(ids[1], "Holidays").unwrap();
         // A new clustering that would put `a` elsewhere must not move it.
-        cat.apply_clustering(&plan(vec![vec![(a, 0.1), (b, 0.2)]])).unwrap();
+        cat.apply_clustering(&plan(vec![vec![(a, 0.1), (b, 0.2)]]))
+            .unwrap();
         let asg = cat.assignments().unwrap();
         let a_asg = asg.iter().find(|x| x.video_id == a).unwrap();
         assert_eq!(a_asg.cluster_id, ids[1]);
         assert_eq!(a_asg.source, "user");
-        let names: Vec<String> = cat.clusters().unwrap().into_iter().map(|c| c.name).collect();
+        let names: Vec<String> = cat
+            .clusters()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         assert!(names.contains(&"Holidays".to_string()), "{names:?}");
     }
 }

@@ -3,9 +3,9 @@
 //! slow pan and zoom), in several codecs and containers, plus broken files.
 
 use anyhow::{Context, Result, anyhow, bail};
+use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
-use gst::prelude::*;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,9 @@ impl Default for ClipSpec {
 }
 
 fn run_pipeline(pipeline: &gst::Element, what: &str) -> Result<()> {
-    pipeline.set_state(gst::State::Playing).map_err(|_| anyhow!("{what}: cannot start"))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| anyhow!("{what}: cannot start"))?;
     let bus = pipeline.bus().context("no bus")?;
     let result = loop {
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) else {
@@ -110,7 +112,9 @@ fn run_pipeline(pipeline: &gst::Element, what: &str) -> Result<()> {
         };
         match msg.view() {
             gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(e) => break Err(anyhow!("{what}: {} ({:?})", e.error(), e.debug())),
+            gst::MessageView::Error(e) => {
+                break Err(anyhow!("{what}: {} ({:?})", e.error(), e.debug()));
+            }
             _ => {}
         }
     };
@@ -163,7 +167,12 @@ impl Motion {
 }
 
 /// Films a photo with a pan and zoom and encodes the frames with GStreamer.
-pub fn make_photo_clip(path: &Path, photo: &image::RgbImage, motion: Motion, spec: &ClipSpec) -> Result<()> {
+pub fn make_photo_clip(
+    path: &Path,
+    photo: &image::RgbImage,
+    motion: Motion,
+    spec: &ClipSpec,
+) -> Result<()> {
     crate::media::init()?;
     let tmp = temp_name(path);
     let desc = format!(
@@ -186,11 +195,17 @@ pub fn make_photo_clip(path: &Path, photo: &image::RgbImage, motion: Motion, spe
         .build();
     src.set_caps(Some(&caps));
     src.set_property("block", true);
-    pipeline.set_state(gst::State::Playing).map_err(|_| anyhow!("cannot start encoding"))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| anyhow!("cannot start encoding"))?;
     let (pw, ph) = photo.dimensions();
     let aspect = spec.width as f32 / spec.height as f32;
     for i in 0..spec.frames {
-        let t = if spec.frames > 1 { i as f32 / (spec.frames - 1) as f32 } else { 0.0 };
+        let t = if spec.frames > 1 {
+            i as f32 / (spec.frames - 1) as f32
+        } else {
+            0.0
+        };
         let lerp = |a: f32, b: f32| a + (b - a) * t;
         let (cx, cy, zoom) = (
             lerp(motion.start.0, motion.end.0),
@@ -208,7 +223,12 @@ pub fn make_photo_clip(path: &Path, photo: &image::RgbImage, motion: Motion, spe
         let x0 = (cx * pw as f32 - cw / 2.0).clamp(0.0, pw as f32 - cw) as u32;
         let y0 = (cy * ph as f32 - ch / 2.0).clamp(0.0, ph as f32 - ch) as u32;
         let crop = image::imageops::crop_imm(photo, x0, y0, cw as u32, ch as u32).to_image();
-        let mut frame = image::imageops::resize(&crop, spec.width, spec.height, image::imageops::FilterType::Triangle);
+        let mut frame = image::imageops::resize(
+            &crop,
+            spec.width,
+            spec.height,
+            image::imageops::FilterType::Triangle,
+        );
         if (motion.gain - 1.0).abs() > 1e-3 {
             for p in frame.iter_mut() {
                 *p = (*p as f32 * motion.gain).clamp(0.0, 255.0) as u8;
@@ -221,7 +241,8 @@ pub fn make_photo_clip(path: &Path, photo: &image::RgbImage, motion: Motion, spe
             b.set_pts(dur * i as u64);
             b.set_duration(dur);
         }
-        src.push_buffer(buffer).map_err(|e| anyhow!("encoder refused a frame: {e:?}"))?;
+        src.push_buffer(buffer)
+            .map_err(|e| anyhow!("encoder refused a frame: {e:?}"))?;
     }
     src.end_of_stream().map_err(|e| anyhow!("{e:?}"))?;
     let bus = pipeline.bus().context("no bus")?;
@@ -231,7 +252,9 @@ pub fn make_photo_clip(path: &Path, photo: &image::RgbImage, motion: Motion, spe
         };
         match msg.view() {
             gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(e) => break Err(anyhow!("encoding {}: {}", path.display(), e.error())),
+            gst::MessageView::Error(e) => {
+                break Err(anyhow!("encoding {}: {}", path.display(), e.error()));
+            }
             _ => {}
         }
     };
@@ -269,5 +292,7 @@ pub fn truncate_copy(src: &Path, dst: &Path, keep: usize) -> Result<()> {
 }
 
 pub fn load_photo(path: &Path) -> Result<image::RgbImage> {
-    Ok(image::open(path).with_context(|| format!("cannot open {}", path.display()))?.to_rgb8())
+    Ok(image::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .to_rgb8())
 }

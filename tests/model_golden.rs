@@ -5,20 +5,37 @@ use reelmap::model::{Embedder, preprocess_rgb};
 use serde_json::Value;
 
 fn golden() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/efficientnet-lite0_chelsea.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/efficientnet-lite0_chelsea.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn input() -> Vec<f32> {
-    let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/chelsea_224.png")).unwrap().to_rgb8();
+    let img = image::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/chelsea_224.png"
+    ))
+    .unwrap()
+    .to_rgb8();
     assert_eq!(img.dimensions(), (224, 224));
     preprocess_rgb(224, 224, img.as_raw(), 224, 224, 127.0, 128.0)
 }
 
 fn max_abs_diff(a: &[f32], b: &Value) -> f32 {
-    let b: Vec<f32> = b.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let b: Vec<f32> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
     assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn load() -> Embedder {
@@ -60,7 +77,11 @@ fn batching_does_not_change_results() {
     let flipped: Vec<f32> = x.chunks_exact(3).rev().flatten().copied().collect();
     let batch = e.net.forward_cpu(&[flipped, x.clone(), x]).unwrap();
     for i in [1, 2] {
-        let d = single.features[0].iter().zip(&batch.features[i]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let d = single.features[0]
+            .iter()
+            .zip(&batch.features[i])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         assert!(d < 1e-5, "batch position {i} differs by {d}");
     }
 }

@@ -12,8 +12,17 @@ use std::path::{Path, PathBuf};
 /// lib/{cats,coffee,rockets}/N.ext: three clearly different scenes, four clips each,
 /// filmed with different camera motion and encoded with different codecs.
 fn make_library(root: &Path) -> Vec<(String, PathBuf)> {
-    let groups = [("cats", "cat.jpg"), ("coffee", "coffee.jpg"), ("rockets", "rocket.jpg")];
-    let codecs = [Codec::H264Mp4, Codec::Vp8Webm, Codec::TheoraOgg, Codec::MjpegAvi];
+    let groups = [
+        ("cats", "cat.jpg"),
+        ("coffee", "coffee.jpg"),
+        ("rockets", "rocket.jpg"),
+    ];
+    let codecs = [
+        Codec::H264Mp4,
+        Codec::Vp8Webm,
+        Codec::TheoraOgg,
+        Codec::MjpegAvi,
+    ];
     let mut out = Vec::new();
     for (gi, (group, photo_name)) in groups.iter().enumerate() {
         let dir = root.join(group);
@@ -37,7 +46,10 @@ fn clusters_by_member(j: &Value) -> HashMap<String, (i64, String)> {
         .map(|r| {
             (
                 r["path"].as_str().unwrap().to_string(),
-                (r["cluster_id"].as_i64().unwrap(), r["cluster"].as_str().unwrap().to_string()),
+                (
+                    r["cluster_id"].as_i64().unwrap(),
+                    r["cluster"].as_str().unwrap().to_string(),
+                ),
             )
         })
         .collect()
@@ -56,13 +68,25 @@ fn organise_clusters_names_exports_and_keeps_user_choices() {
     let r = reelmap_ok(&db, &["--json", "organise", lib.to_str().unwrap()]);
     let j = r.json();
     assert_eq!(j["embed"]["embedded"], 12, "{}", r.stdout);
-    assert_eq!(j["cluster"]["k"], 3, "automatic k should find the three scenes: {}", j["cluster"]);
+    assert_eq!(
+        j["cluster"]["k"], 3,
+        "automatic k should find the three scenes: {}",
+        j["cluster"]
+    );
     assert!(
-        j["problems"].as_array().unwrap().iter().any(|p| p[0].as_str().unwrap().ends_with("notes.mp4")),
+        j["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0].as_str().unwrap().ends_with("notes.mp4")),
         "the bad file is listed: {}",
         j["problems"]
     );
-    assert_eq!(snapshot(&lib), before, "organise without --apply changes no file");
+    assert_eq!(
+        snapshot(&lib),
+        before,
+        "organise without --apply changes no file"
+    );
 
     // Every group is one cluster, and the three clusters differ.
     let export = reelmap_ok(&db, &["export", "--format", "json"]).json();
@@ -71,18 +95,37 @@ fn organise_clusters_names_exports_and_keeps_user_choices() {
     for (group, path) in &clips {
         let (cid, _) = &member[&path.display().to_string()];
         let prev = group_cluster.insert(group.clone(), *cid);
-        assert!(prev.is_none() || prev == Some(*cid), "{group} split across clusters");
+        assert!(
+            prev.is_none() || prev == Some(*cid),
+            "{group} split across clusters"
+        );
     }
     let ids: HashSet<i64> = group_cluster.values().copied().collect();
     assert_eq!(ids.len(), 3);
 
     // Names come from what the frames show (WordNet roll-up of ImageNet classes).
-    let name_of = |g: &str| member[&clips.iter().find(|(gg, _)| gg == g).unwrap().1.display().to_string()].1.clone();
+    let name_of = |g: &str| {
+        member[&clips
+            .iter()
+            .find(|(gg, _)| gg == g)
+            .unwrap()
+            .1
+            .display()
+            .to_string()]
+            .1
+            .clone()
+    };
     assert_eq!(name_of("cats"), "Cats");
     let coffee_name = name_of("coffee");
-    assert!(["Espresso", "Coffee"].contains(&coffee_name.as_str()), "{coffee_name}");
+    assert!(
+        ["Espresso", "Coffee"].contains(&coffee_name.as_str()),
+        "{coffee_name}"
+    );
     let rocket_name = name_of("rockets");
-    assert!(["Missiles", "Projectiles", "Rockets", "Weapons"].contains(&rocket_name.as_str()), "{rocket_name}");
+    assert!(
+        ["Missiles", "Projectiles", "Rockets", "Weapons"].contains(&rocket_name.as_str()),
+        "{rocket_name}"
+    );
 
     // The folder plan is printed, in text mode too.
     let text = reelmap_ok(&db, &["clusters"]).stdout;
@@ -91,7 +134,10 @@ fn organise_clusters_names_exports_and_keeps_user_choices() {
     // CSV export has a header and one row per catalogued file (12 videos + 1 failed).
     let csv = reelmap_ok(&db, &["export", "--format", "csv"]).stdout;
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "video_id,path,status,cluster_id,cluster,assigned_by,error");
+    assert_eq!(
+        lines[0],
+        "video_id,path,status,cluster_id,cluster,assigned_by,error"
+    );
     assert_eq!(lines.len(), 14, "{csv}");
     assert!(csv.contains(",failed,"));
 
@@ -109,16 +155,36 @@ fn organise_clusters_names_exports_and_keeps_user_choices() {
         .as_i64()
         .unwrap();
     let coffee_cluster = group_cluster["coffee"];
-    reelmap_ok(&db, &["assign", "--to", &coffee_cluster.to_string(), &cat_video.to_string()]);
-    reelmap_ok(&db, &["rename", &coffee_cluster.to_string(), "Morning coffee"]);
+    reelmap_ok(
+        &db,
+        &[
+            "assign",
+            "--to",
+            &coffee_cluster.to_string(),
+            &cat_video.to_string(),
+        ],
+    );
+    reelmap_ok(
+        &db,
+        &["rename", &coffee_cluster.to_string(), "Morning coffee"],
+    );
     // Re-clustering (even with another k) keeps both choices.
     reelmap_ok(&db, &["cluster", "--k", "2"]);
     reelmap_ok(&db, &["cluster"]);
     let after = clusters_by_member(&reelmap_ok(&db, &["export"]).json());
     let cat_path = lib.join("cats/clip0.mp4").display().to_string();
-    assert_eq!(after[&cat_path], (coffee_cluster, "Morning coffee".to_string()));
+    assert_eq!(
+        after[&cat_path],
+        (coffee_cluster, "Morning coffee".to_string())
+    );
     let exported = reelmap_ok(&db, &["export"]).json();
-    let row = exported.as_array().unwrap().iter().find(|r| r["video_id"] == cat_video).unwrap().clone();
+    let row = exported
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["video_id"] == cat_video)
+        .unwrap()
+        .clone();
     assert_eq!(row["assigned_by"], "user");
 
     // A new clip added later joins the matching existing cluster without re-clustering.
@@ -147,7 +213,10 @@ fn eval_scores_a_labelled_folder() {
     }
     // The text report prints the metrics table.
     let text = reelmap_ok(&db, &["eval", lib.to_str().unwrap()]).stdout;
-    assert!(text.contains("ACC") && text.contains("NMI") && text.contains("H(t|c)"), "{text}");
+    assert!(
+        text.contains("ACC") && text.contains("NMI") && text.contains("H(t|c)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -155,7 +224,12 @@ fn missing_weights_give_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelmap"))
         .env("REELMAP_MODELS", tmp.path())
-        .args(["--db", tmp.path().join("c.sqlite3").to_str().unwrap(), "organise", tmp.path().to_str().unwrap()])
+        .args([
+            "--db",
+            tmp.path().join("c.sqlite3").to_str().unwrap(),
+            "organise",
+            tmp.path().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

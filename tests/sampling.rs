@@ -9,7 +9,12 @@ use reelmap::testmedia::{ClipSpec, Codec};
 
 fn assert_distinct_increasing(frames: &[RgbFrame], what: &str) {
     for w in frames.windows(2) {
-        assert!(w[0].pts_ns < w[1].pts_ns, "{what}: timestamps must strictly increase: {} then {}", w[0].pts_ns, w[1].pts_ns);
+        assert!(
+            w[0].pts_ns < w[1].pts_ns,
+            "{what}: timestamps must strictly increase: {} then {}",
+            w[0].pts_ns,
+            w[1].pts_ns
+        );
     }
 }
 
@@ -31,7 +36,10 @@ fn uniform_sampling_works_for_every_codec() {
         let first = s.frames[0].pts_ns as f64 / 1e9;
         let last = s.frames[15].pts_ns as f64 / 1e9;
         // (MPEG-TS timelines start where the muxer put them, here 0.125 s late.)
-        assert!(first < 0.25 && last > 1.7 && last < 2.1, "{codec:?}: spans {first:.2}..{last:.2} s");
+        assert!(
+            first < 0.25 && last > 1.7 && last < 2.1,
+            "{codec:?}: spans {first:.2}..{last:.2} s"
+        );
     }
 }
 
@@ -39,8 +47,14 @@ fn uniform_sampling_works_for_every_codec() {
 fn sparse_keyframes_never_give_duplicate_timestamps() {
     let tmp = tempfile::tempdir().unwrap();
     // 8 s with a single keyframe: every keyframe seek lands on frame 0.
-    for (codec, gop) in [(Codec::H264Mp4, 1000), (Codec::Vp8Webm, 1000), (Codec::H264Mp4, 100)] {
-        let path = tmp.path().join(format!("sparse{gop}.{}", codec.extension()));
+    for (codec, gop) in [
+        (Codec::H264Mp4, 1000),
+        (Codec::Vp8Webm, 1000),
+        (Codec::H264Mp4, 100),
+    ] {
+        let path = tmp
+            .path()
+            .join(format!("sparse{gop}.{}", codec.extension()));
         pattern_clip(&path, "ball", codec, 200, gop);
         let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
         assert_eq!(s.frames.len(), 16, "{codec:?} gop {gop}");
@@ -51,10 +65,15 @@ fn sparse_keyframes_never_give_duplicate_timestamps() {
         let half_step = (targets[1] - targets[0]) as i64 / 2;
         for (f, t) in s.frames.iter().zip(&targets) {
             let d = f.pts_ns as i64 - *t as i64;
-            assert!((-half_step..=2 * 40_000_000).contains(&d), "{codec:?} gop {gop}: frame at {} for target {t}", f.pts_ns);
+            assert!(
+                (-half_step..=2 * 40_000_000).contains(&d),
+                "{codec:?} gop {gop}: frame at {} for target {t}",
+                f.pts_ns
+            );
         }
         // Distinct pictures, not just distinct timestamps (a moving ball).
-        let hashes: std::collections::HashSet<_> = s.frames.iter().map(|f| blake3::hash(&f.data)).collect();
+        let hashes: std::collections::HashSet<_> =
+            s.frames.iter().map(|f| blake3::hash(&f.data)).collect();
         assert_eq!(hashes.len(), 16, "{codec:?} gop {gop}: repeated pictures");
     }
 }
@@ -65,7 +84,11 @@ fn short_clips_give_what_they_have() {
     let path = tmp.path().join("short.mp4");
     pattern_clip(&path, "smpte", Codec::H264Mp4, 5, 5);
     let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
-    assert!(!s.frames.is_empty() && s.frames.len() <= 5, "{} frames", s.frames.len());
+    assert!(
+        !s.frames.is_empty() && s.frames.len() <= 5,
+        "{} frames",
+        s.frames.len()
+    );
     assert_distinct_increasing(&s.frames, "short clip");
 }
 
@@ -74,10 +97,20 @@ fn every_nth_and_fixed_rate_samplers() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("dense.webm");
     pattern_clip(&path, "ball", Codec::Vp8Webm, 50, 25); // 2 s at 25 fps
-    let every = media::sample_frames(&path, Sampler::EveryNth { step: 5, max: 1000 }, 224, None).unwrap();
+    let every =
+        media::sample_frames(&path, Sampler::EveryNth { step: 5, max: 1000 }, 224, None).unwrap();
     assert_eq!(every.frames.len(), 10);
     assert_distinct_increasing(&every.frames, "every 5th");
-    let rate = media::sample_frames(&path, Sampler::Rate { fps: 5.0, max: 1000 }, 224, None).unwrap();
+    let rate = media::sample_frames(
+        &path,
+        Sampler::Rate {
+            fps: 5.0,
+            max: 1000,
+        },
+        224,
+        None,
+    )
+    .unwrap();
     assert_eq!(rate.frames.len(), 10);
     for w in rate.frames.windows(2) {
         let gap = (w[1].pts_ns - w[0].pts_ns) as f64 / 1e9;
@@ -96,9 +129,15 @@ fn animated_gif_is_a_video() {
         enc.set_repeat(Repeat::Infinite).unwrap();
         for i in 0..12u32 {
             let img = image::RgbaImage::from_fn(80, 60, |x, y| {
-                image::Rgba([((x + i * 7) % 255) as u8, ((y * 3) % 255) as u8, (i * 20) as u8, 255])
+                image::Rgba([
+                    ((x + i * 7) % 255) as u8,
+                    ((y * 3) % 255) as u8,
+                    (i * 20) as u8,
+                    255,
+                ])
             });
-            let frame = image::Frame::from_parts(img, 0, 0, image::Delay::from_numer_denom_ms(100, 1));
+            let frame =
+                image::Frame::from_parts(img, 0, 0, image::Delay::from_numer_denom_ms(100, 1));
             enc.encode_frame(frame).unwrap();
         }
     }
@@ -110,7 +149,11 @@ fn animated_gif_is_a_video() {
         other => panic!("GIF probe: {other:?}"),
     }
     let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
-    assert!(s.frames.len() >= 10 && s.frames.len() <= 12, "{} frames", s.frames.len());
+    assert!(
+        s.frames.len() >= 10 && s.frames.len() <= 12,
+        "{} frames",
+        s.frames.len()
+    );
     assert_distinct_increasing(&s.frames, "gif");
     assert_eq!(s.frames[0].height, 256);
 }

@@ -108,41 +108,43 @@ pub fn depthwise(
     out.clear();
     out.resize(batch * oh * ow * c, 0.0);
     let row_len = ow * c;
-    out.par_chunks_mut(row_len).enumerate().for_each(|(row, acc)| {
-        let b = row / oh;
-        let oy = row % oh;
-        let img = &input[b * h * wd * c..(b + 1) * h * wd * c];
-        for px in acc.chunks_exact_mut(c) {
-            px.copy_from_slice(bias);
-        }
-        for ky in 0..kernel {
-            let iy = (oy * stride + ky) as isize - pad_t as isize;
-            if iy < 0 || iy >= h as isize {
-                continue;
+    out.par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(row, acc)| {
+            let b = row / oh;
+            let oy = row % oh;
+            let img = &input[b * h * wd * c..(b + 1) * h * wd * c];
+            for px in acc.chunks_exact_mut(c) {
+                px.copy_from_slice(bias);
             }
-            let in_row = &img[iy as usize * wd * c..(iy as usize + 1) * wd * c];
-            for kx in 0..kernel {
-                let wk = &w[(ky * kernel + kx) * c..(ky * kernel + kx + 1) * c];
-                // Output columns whose input column is inside the image.
-                let lo = (pad_l as isize - kx as isize).max(0) as usize;
-                let lo = lo.div_ceil(stride);
-                let hi_num = wd as isize - 1 + pad_l as isize - kx as isize;
-                if hi_num < 0 {
+            for ky in 0..kernel {
+                let iy = (oy * stride + ky) as isize - pad_t as isize;
+                if iy < 0 || iy >= h as isize {
                     continue;
                 }
-                let hi = ((hi_num as usize) / stride + 1).min(ow);
-                for ox in lo..hi {
-                    let ix = ox * stride + kx - pad_l;
-                    let src = &in_row[ix * c..(ix + 1) * c];
-                    let dst = &mut acc[ox * c..(ox + 1) * c];
-                    for ((d, s), k) in dst.iter_mut().zip(src).zip(wk) {
-                        *d += s * k;
+                let in_row = &img[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+                for kx in 0..kernel {
+                    let wk = &w[(ky * kernel + kx) * c..(ky * kernel + kx + 1) * c];
+                    // Output columns whose input column is inside the image.
+                    let lo = (pad_l as isize - kx as isize).max(0) as usize;
+                    let lo = lo.div_ceil(stride);
+                    let hi_num = wd as isize - 1 + pad_l as isize - kx as isize;
+                    if hi_num < 0 {
+                        continue;
+                    }
+                    let hi = ((hi_num as usize) / stride + 1).min(ow);
+                    for ox in lo..hi {
+                        let ix = ox * stride + kx - pad_l;
+                        let src = &in_row[ix * c..(ix + 1) * c];
+                        let dst = &mut acc[ox * c..(ox + 1) * c];
+                        for ((d, s), k) in dst.iter_mut().zip(src).zip(wk) {
+                            *d += s * k;
+                        }
                     }
                 }
             }
-        }
-        relu6_in_place(acc);
-    });
+            relu6_in_place(acc);
+        });
     (oh, ow)
 }
 
@@ -168,29 +170,32 @@ pub fn dense_conv(
     let kk = kernel * kernel * cin;
     scratch.clear();
     scratch.resize(batch * oh * ow * kk, 0.0);
-    scratch.par_chunks_mut(ow * kk).enumerate().for_each(|(row, cols)| {
-        let b = row / oh;
-        let oy = row % oh;
-        let img = &input[b * h * wd * cin..(b + 1) * h * wd * cin];
-        for ox in 0..ow {
-            let col = &mut cols[ox * kk..(ox + 1) * kk];
-            for ky in 0..kernel {
-                let iy = (oy * stride + ky) as isize - pad_t as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                for kx in 0..kernel {
-                    let ix = (ox * stride + kx) as isize - pad_l as isize;
-                    if ix < 0 || ix >= wd as isize {
+    scratch
+        .par_chunks_mut(ow * kk)
+        .enumerate()
+        .for_each(|(row, cols)| {
+            let b = row / oh;
+            let oy = row % oh;
+            let img = &input[b * h * wd * cin..(b + 1) * h * wd * cin];
+            for ox in 0..ow {
+                let col = &mut cols[ox * kk..(ox + 1) * kk];
+                for ky in 0..kernel {
+                    let iy = (oy * stride + ky) as isize - pad_t as isize;
+                    if iy < 0 || iy >= h as isize {
                         continue;
                     }
-                    let src = ((iy as usize) * wd + ix as usize) * cin;
-                    let dst = (ky * kernel + kx) * cin;
-                    col[dst..dst + cin].copy_from_slice(&img[src..src + cin]);
+                    for kx in 0..kernel {
+                        let ix = (ox * stride + kx) as isize - pad_l as isize;
+                        if ix < 0 || ix >= wd as isize {
+                            continue;
+                        }
+                        let src = ((iy as usize) * wd + ix as usize) * cin;
+                        let dst = (ky * kernel + kx) * cin;
+                        col[dst..dst + cin].copy_from_slice(&img[src..src + cin]);
+                    }
                 }
             }
-        }
-    });
+        });
     pointwise(scratch, batch * oh * ow, kk, w, bias, n, None, true, out);
     (oh, ow)
 }
@@ -229,8 +234,12 @@ mod tests {
     #[test]
     fn depthwise_matches_direct_definition() {
         let (b, h, w, c, k) = (2, 9, 7, 5, 3);
-        let input: Vec<f32> = (0..b * h * w * c).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
-        let wt: Vec<f32> = (0..k * k * c).map(|i| ((i * 13 % 17) as f32 - 8.0) / 9.0).collect();
+        let input: Vec<f32> = (0..b * h * w * c)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        let wt: Vec<f32> = (0..k * k * c)
+            .map(|i| ((i * 13 % 17) as f32 - 8.0) / 9.0)
+            .collect();
         let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();
         for stride in [1, 2] {
             let mut out = Vec::new();
@@ -246,8 +255,10 @@ mod tests {
                                 for kx in 0..k {
                                     let iy = (oy * stride + ky) as isize - pt as isize;
                                     let ix = (ox * stride + kx) as isize - pl as isize;
-                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                        acc += input[((bi * h + iy as usize) * w + ix as usize) * c + ch]
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w
+                                    {
+                                        acc += input
+                                            [((bi * h + iy as usize) * w + ix as usize) * c + ch]
                                             * wt[(ky * k + kx) * c + ch];
                                     }
                                 }

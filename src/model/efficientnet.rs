@@ -71,7 +71,11 @@ pub fn block_specs(variant: &str) -> Result<Vec<BlockSpec>> {
     let last = BASE_STAGES.len() - 1;
     let mut blocks = Vec::new();
     for (i, &(kernel, stride, expand, cin, cout, repeats)) in BASE_STAGES.iter().enumerate() {
-        let in_ch = if i == 0 { STEM_CHANNELS } else { round_filters(cin, width) };
+        let in_ch = if i == 0 {
+            STEM_CHANNELS
+        } else {
+            round_filters(cin, width)
+        };
         let out_ch = round_filters(cout, width);
         let repeats = if i == 0 || i == last {
             repeats
@@ -135,7 +139,8 @@ pub struct Output {
 }
 
 fn take(ts: &mut HashMap<String, Tensor>, name: &str) -> Result<Tensor> {
-    ts.remove(name).with_context(|| format!("weights file lacks tensor {name}"))
+    ts.remove(name)
+        .with_context(|| format!("weights file lacks tensor {name}"))
 }
 
 fn fold(
@@ -218,7 +223,11 @@ impl EfficientNetLite {
         Self::from_tensors(ts, variant, device)
     }
 
-    pub fn from_tensors(mut ts: HashMap<String, Tensor>, variant: &str, device: &Device) -> Result<Self> {
+    pub fn from_tensors(
+        mut ts: HashMap<String, Tensor>,
+        variant: &str,
+        device: &Device,
+    ) -> Result<Self> {
         let (_, _, resolution) = variant_params(variant)?;
         let specs = block_specs(variant)?;
         let stem = fold(&mut ts, "_conv_stem", "_bn0", 2, 1, device)?;
@@ -227,13 +236,37 @@ impl EfficientNetLite {
             let p = format!("_blocks.{i}");
             let mid = spec.in_ch * spec.expand;
             let expand = if spec.expand != 1 {
-                Some(fold(&mut ts, &format!("{p}._expand_conv"), &format!("{p}._bn0"), 1, 1, device)?)
+                Some(fold(
+                    &mut ts,
+                    &format!("{p}._expand_conv"),
+                    &format!("{p}._bn0"),
+                    1,
+                    1,
+                    device,
+                )?)
             } else {
                 None
             };
-            let depthwise = fold(&mut ts, &format!("{p}._depthwise_conv"), &format!("{p}._bn1"), spec.stride, mid, device)?;
-            let project = fold(&mut ts, &format!("{p}._project_conv"), &format!("{p}._bn2"), 1, 1, device)?;
-            if depthwise.kernel != spec.kernel || project.out_ch != spec.out_ch || depthwise.out_ch != mid {
+            let depthwise = fold(
+                &mut ts,
+                &format!("{p}._depthwise_conv"),
+                &format!("{p}._bn1"),
+                spec.stride,
+                mid,
+                device,
+            )?;
+            let project = fold(
+                &mut ts,
+                &format!("{p}._project_conv"),
+                &format!("{p}._bn2"),
+                1,
+                1,
+                device,
+            )?;
+            if depthwise.kernel != spec.kernel
+                || project.out_ch != spec.out_ch
+                || depthwise.out_ch != mid
+            {
                 bail!(
                     "block {i}: weights do not match EfficientNet-{variant} (kernel {} channels {}→{})",
                     depthwise.kernel,
@@ -248,7 +281,10 @@ impl EfficientNetLite {
                 project,
             });
         }
-        if ts.keys().any(|k| k.starts_with(&format!("_blocks.{}.", specs.len()))) {
+        if ts
+            .keys()
+            .any(|k| k.starts_with(&format!("_blocks.{}.", specs.len())))
+        {
             bail!("the weights have more blocks than EfficientNet-{variant}");
         }
         let head = fold(&mut ts, "_conv_head", "_bn1", 1, 1, device)?;
@@ -300,7 +336,9 @@ impl EfficientNetLite {
         }
         let r = self.resolution;
         let flat: Vec<f32> = images.iter().flat_map(|v| v.iter().copied()).collect();
-        let x = Tensor::from_vec(flat, (n, r, r, 3), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?;
+        let x = Tensor::from_vec(flat, (n, r, r, 3), &self.device)?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?;
         let mut x = conv_candle(&x, &self.stem, true)?;
         for b in &self.blocks {
             let input = x.clone();
@@ -315,7 +353,9 @@ impl EfficientNetLite {
         }
         let x = conv_candle(&x, &self.head, true)?;
         let features = x.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 1280]
-        let logits = features.matmul(&self.fc_w.t()?)?.broadcast_add(&self.fc_b)?;
+        let logits = features
+            .matmul(&self.fc_w.t()?)?
+            .broadcast_add(&self.fc_b)?;
         Ok(Output {
             features: features.to_device(&Device::Cpu)?.to_vec2()?,
             logits: logits.to_device(&Device::Cpu)?.to_vec2()?,
@@ -342,7 +382,20 @@ impl EfficientNetLite {
         let mut scratch = Vec::new();
         let mut a = Vec::new();
         let s = &self.stem;
-        let (mut h, mut w) = cpu::dense_conv(&x, n, r, r, 3, &s.cpu_w, &s.cpu_b, s.out_ch, s.kernel, s.stride, &mut scratch, &mut a);
+        let (mut h, mut w) = cpu::dense_conv(
+            &x,
+            n,
+            r,
+            r,
+            3,
+            &s.cpu_w,
+            &s.cpu_b,
+            s.out_ch,
+            s.kernel,
+            s.stride,
+            &mut scratch,
+            &mut a,
+        );
         let mut c = s.out_ch;
         let mut b_buf = Vec::new();
         let mut d_buf = Vec::new();
@@ -350,14 +403,26 @@ impl EfficientNetLite {
             // a: block input [n][h][w][c]
             let expanded: &[f32] = match &blk.expand {
                 Some(e) => {
-                    cpu::pointwise(&a, n * h * w, c, &e.cpu_w, &e.cpu_b, e.out_ch, None, true, &mut b_buf);
+                    cpu::pointwise(
+                        &a,
+                        n * h * w,
+                        c,
+                        &e.cpu_w,
+                        &e.cpu_b,
+                        e.out_ch,
+                        None,
+                        true,
+                        &mut b_buf,
+                    );
                     &b_buf
                 }
                 None => &a,
             };
             let mid = blk.depthwise.out_ch;
             let dw = &blk.depthwise;
-            let (oh, ow) = cpu::depthwise(expanded, n, h, w, mid, &dw.cpu_w, &dw.cpu_b, dw.kernel, dw.stride, &mut d_buf);
+            let (oh, ow) = cpu::depthwise(
+                expanded, n, h, w, mid, &dw.cpu_w, &dw.cpu_b, dw.kernel, dw.stride, &mut d_buf,
+            );
             let residual = if blk.spec.stride == 1 && blk.spec.in_ch == blk.spec.out_ch {
                 Some(a.as_slice())
             } else {
@@ -365,21 +430,54 @@ impl EfficientNetLite {
             };
             let p = &blk.project;
             let mut next = std::mem::take(&mut scratch);
-            cpu::pointwise(&d_buf, n * oh * ow, mid, &p.cpu_w, &p.cpu_b, p.out_ch, residual, false, &mut next);
+            cpu::pointwise(
+                &d_buf,
+                n * oh * ow,
+                mid,
+                &p.cpu_w,
+                &p.cpu_b,
+                p.out_ch,
+                residual,
+                false,
+                &mut next,
+            );
             scratch = std::mem::replace(&mut a, next);
             h = oh;
             w = ow;
             c = p.out_ch;
         }
         let hd = &self.head;
-        cpu::pointwise(&a, n * h * w, c, &hd.cpu_w, &hd.cpu_b, hd.out_ch, None, true, &mut b_buf);
+        cpu::pointwise(
+            &a,
+            n * h * w,
+            c,
+            &hd.cpu_w,
+            &hd.cpu_b,
+            hd.out_ch,
+            None,
+            true,
+            &mut b_buf,
+        );
         let pooled = cpu::global_average_pool(&b_buf, n, h * w, hd.out_ch);
         let mut logits = Vec::new();
-        cpu::pointwise(&pooled, n, hd.out_ch, &self.fc_w_t, &self.fc_b_vec, self.num_classes, None, false, &mut logits);
+        cpu::pointwise(
+            &pooled,
+            n,
+            hd.out_ch,
+            &self.fc_w_t,
+            &self.fc_b_vec,
+            self.num_classes,
+            None,
+            false,
+            &mut logits,
+        );
         debug_assert_eq!(hd.in_ch, c);
         Ok(Output {
             features: pooled.chunks_exact(hd.out_ch).map(|v| v.to_vec()).collect(),
-            logits: logits.chunks_exact(self.num_classes).map(|v| v.to_vec()).collect(),
+            logits: logits
+                .chunks_exact(self.num_classes)
+                .map(|v| v.to_vec())
+                .collect(),
         })
     }
 }
@@ -393,7 +491,8 @@ fn conv_candle(x: &Tensor, c: &FoldedConv, relu6: bool) -> Result<Tensor> {
     let total_h = ((oh - 1) * c.stride + c.kernel).saturating_sub(h);
     let total_w = ((ow - 1) * c.stride + c.kernel).saturating_sub(w);
     let x = if total_h > 0 || total_w > 0 {
-        x.pad_with_zeros(2, pt, total_h - pt)?.pad_with_zeros(3, pl, total_w - pl)?
+        x.pad_with_zeros(2, pt, total_h - pt)?
+            .pad_with_zeros(3, pl, total_w - pl)?
     } else {
         x.clone()
     };
@@ -439,13 +538,18 @@ mod tests {
             let n: usize = shape.iter().product();
             let v: Vec<f32> = (0..n)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     ((seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * scale + offset
                 })
                 .collect();
             Tensor::from_vec(v, shape, &dev).unwrap()
         };
-        let mut bn = |ts: &mut HashMap<String, Tensor>, name: &str, c: usize, rnd: &mut dyn FnMut(&[usize], f32, f32) -> Tensor| {
+        let bn = |ts: &mut HashMap<String, Tensor>,
+                  name: &str,
+                  c: usize,
+                  rnd: &mut dyn FnMut(&[usize], f32, f32) -> Tensor| {
             ts.insert(format!("{name}.weight"), rnd(&[c], 0.4, 1.0));
             ts.insert(format!("{name}.bias"), rnd(&[c], 0.2, 0.1));
             ts.insert(format!("{name}.running_mean"), rnd(&[c], 0.2, 0.0));
@@ -456,15 +560,27 @@ mod tests {
         for (i, s) in specs.iter().enumerate() {
             let mid = s.in_ch * s.expand;
             if s.expand != 1 {
-                ts.insert(format!("_blocks.{i}._expand_conv.weight"), rnd(&[mid, s.in_ch, 1, 1], 0.5, 0.0));
+                ts.insert(
+                    format!("_blocks.{i}._expand_conv.weight"),
+                    rnd(&[mid, s.in_ch, 1, 1], 0.5, 0.0),
+                );
                 bn(&mut ts, &format!("_blocks.{i}._bn0"), mid, &mut rnd);
             }
-            ts.insert(format!("_blocks.{i}._depthwise_conv.weight"), rnd(&[mid, 1, s.kernel, s.kernel], 0.6, 0.0));
+            ts.insert(
+                format!("_blocks.{i}._depthwise_conv.weight"),
+                rnd(&[mid, 1, s.kernel, s.kernel], 0.6, 0.0),
+            );
             bn(&mut ts, &format!("_blocks.{i}._bn1"), mid, &mut rnd);
-            ts.insert(format!("_blocks.{i}._project_conv.weight"), rnd(&[s.out_ch, mid, 1, 1], 0.3, 0.0));
+            ts.insert(
+                format!("_blocks.{i}._project_conv.weight"),
+                rnd(&[s.out_ch, mid, 1, 1], 0.3, 0.0),
+            );
             bn(&mut ts, &format!("_blocks.{i}._bn2"), s.out_ch, &mut rnd);
         }
-        ts.insert("_conv_head.weight".into(), rnd(&[1280, 320, 1, 1], 0.3, 0.0));
+        ts.insert(
+            "_conv_head.weight".into(),
+            rnd(&[1280, 320, 1, 1], 0.3, 0.0),
+        );
         bn(&mut ts, "_bn1", 1280, &mut rnd);
         ts.insert("_fc.weight".into(), rnd(&[10, 1280], 0.1, 0.0));
         ts.insert("_fc.bias".into(), rnd(&[10], 0.1, 0.0));
@@ -483,6 +599,9 @@ mod tests {
             max_diff = max_diff.max((x - y).abs());
         }
         assert!(max_val > 0.01, "degenerate test network");
-        assert!(max_diff < 1e-3, "CPU kernels differ from Candle by {max_diff}");
+        assert!(
+            max_diff < 1e-3,
+            "CPU kernels differ from Candle by {max_diff}"
+        );
     }
 }

