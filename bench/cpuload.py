@@ -60,3 +60,21 @@ class CpuWindow:
             "self_cores": round(own, 2),
             "other_cores": round(max(busy - own, 0.0), 2),
         }
+
+
+def wait_idle(max_busy_cores=0.15, streak_s=3.0, timeout_s=120.0, step_s=0.5):
+    """Wait until the whole machine has used at most max_busy_cores for streak_s seconds
+    in a row (nothing of ours is running while we wait), or timeout_s has passed.
+    Returns the seconds waited."""
+    t0 = time.perf_counter()
+    quiet = 0.0
+    prev = _machine_busy_ticks()
+    if prev is None:
+        return 0.0
+    while quiet < streak_s and time.perf_counter() - t0 < timeout_s:
+        time.sleep(step_s)
+        cur = _machine_busy_ticks()
+        busy = (cur - prev) / _HZ / step_s
+        prev = cur
+        quiet = quiet + step_s if busy <= max_busy_cores else 0.0
+    return time.perf_counter() - t0

@@ -183,7 +183,9 @@ def embed_all(root, items, onnx_path, n_frames):
         feats.append(v.astype(np.float32))
         kept.append((rel, cat))
         frames_per_video.append(len(images))
-        log(f"[{i + 1}/{len(items)}] {rel}: {len(images)} frames")
+        t3 = time.perf_counter()
+        log(f"[{i + 1}/{len(items)}] {rel}: {len(images)} frames, decode {t1 - t0:.2f} s, "
+            f"preprocess {t2 - t1:.2f} s, network {t3 - t2:.2f} s")
     return {
         "features": np.stack(feats) if feats else np.zeros((0, 1280), np.float32),
         "kept": kept,

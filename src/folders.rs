@@ -47,7 +47,7 @@ pub fn safe_folder_name(name: &str) -> String {
     s
 }
 
-/// One video's move in a plan.
+/// One video's move in a plan, with the companion files that go along.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PlanItem {
     pub video_id: i64,
@@ -55,6 +55,70 @@ pub struct PlanItem {
     pub folder: String,
     pub from: PathBuf,
     pub to: PathBuf,
+    /// (from, to) of subtitles, .nfo files and thumbnails named after the video.
+    pub companions: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Extensions of files that belong to a video when they share its name
+/// ("clip.srt", "clip.en.srt", "clip.nfo", "clip.jpg", "clip-poster.jpg").
+const COMPANION_EXTENSIONS: &[&str] = &[
+    "srt", "vtt", "ass", "ssa", "sub", "idx", "sup", "smi", "lrc", "nfo", "xml", "jpg", "jpeg",
+    "png", "webp", "tbn",
+];
+
+/// Companion files of a video: same folder, name starting with the video's stem
+/// followed by '.' or '-', with a companion extension. A file that fits several
+/// videos ("clip-2.srt" next to "clip.mp4" and "clip-2.mp4") belongs to the one with
+/// the longest stem. Returns (path, suffix after the stem).
+pub fn companions(video: &Path) -> Vec<(PathBuf, std::ffi::OsString)> {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(stem)) = (video.parent(), video.file_stem()) else {
+        return vec![];
+    };
+    let stem = stem.as_bytes();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+    let fits = |name: &[u8], stem: &[u8]| {
+        name.len() > stem.len() + 1
+            && name.starts_with(stem)
+            && matches!(name[stem.len()], b'.' | b'-')
+    };
+    // Stems of the other videos in the folder that are longer than this one's.
+    let longer_stems: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| e.path())
+        .filter(|p| p != video && crate::scan::is_video_extension(p))
+        .filter_map(|p| p.file_stem().map(|s| s.as_bytes().to_vec()))
+        .filter(|s| s.len() > stem.len() && s.starts_with(stem))
+        .collect();
+    let mut out = Vec::new();
+    for e in &entries {
+        let name = e.file_name();
+        let nb = name.as_bytes();
+        if e.path() == video || !fits(nb, stem) {
+            continue;
+        }
+        if longer_stems.iter().any(|s| fits(nb, s)) {
+            continue;
+        }
+        let ext = Path::new(&name)
+            .extension()
+            .map(|x| x.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if !COMPANION_EXTENSIONS.contains(&ext.as_str())
+            || !e.file_type().map(|t| t.is_file()).unwrap_or(false)
+        {
+            continue;
+        }
+        out.push((
+            e.path(),
+            std::ffi::OsStr::from_bytes(&nb[stem.len()..]).to_os_string(),
+        ));
+    }
+    out.sort();
+    out
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -122,19 +186,45 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
             .file_name()
             .map(|f| f.to_os_string())
             .unwrap_or_default();
-        let mut to = dir.join(&file_name);
-        let mut n = 2;
-        while taken.contains(&to) || (to.symlink_metadata().is_ok() && to != path) {
-            to = dir.join(numbered_name(Path::new(&file_name), n));
+        let comps = companions(&path);
+        // The video and its companions need free names together; never overwrite.
+        let is_free = |p: &PathBuf, taken: &HashSet<PathBuf>| {
+            !taken.contains(p) && p.symlink_metadata().is_err()
+        };
+        let mut n = 1;
+        let (to, comp_to) = loop {
+            let name = if n == 1 {
+                file_name.clone()
+            } else {
+                numbered_name(Path::new(&file_name), n)
+            };
+            let to = dir.join(&name);
+            let new_stem = Path::new(&name)
+                .file_stem()
+                .map(|s| s.to_os_string())
+                .unwrap_or_default();
+            let comp_to: Vec<PathBuf> = comps
+                .iter()
+                .map(|(_, suffix)| {
+                    let mut n = new_stem.clone();
+                    n.push(suffix);
+                    dir.join(n)
+                })
+                .collect();
+            if is_free(&to, &taken) && comp_to.iter().all(|c| is_free(c, &taken)) {
+                break (to, comp_to);
+            }
             n += 1;
-        }
+        };
         taken.insert(to.clone());
+        taken.extend(comp_to.iter().cloned());
         items.push(PlanItem {
             video_id: a.video_id,
             cluster_id: a.cluster_id,
             folder,
             from: path,
             to,
+            companions: comps.into_iter().map(|(p, _)| p).zip(comp_to).collect(),
         });
     }
     Ok(Plan {
@@ -176,6 +266,30 @@ mod tests {
         let long = "é".repeat(100);
         let s = safe_folder_name(&long);
         assert!(s.len() <= MAX_NAME_BYTES && s.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn companions_share_the_video_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "clip.mp4",
+            "clip.srt",
+            "clip.en.vtt",
+            "clip-poster.jpg",
+            "clip.nfo",
+            "clipper.srt",
+            "clip.mkv",
+            "other.srt",
+            "clip-2.mp4",
+            "clip-2.srt",
+        ] {
+            std::fs::write(dir.path().join(f), f).unwrap();
+        }
+        let c: Vec<String> = companions(&dir.path().join("clip.mp4"))
+            .into_iter()
+            .map(|(_, s)| s.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(c, vec!["-poster.jpg", ".en.vtt", ".nfo", ".srt"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! cluster/naming → map → store. The `reelmap` command line and the desktop app are
 //! thin layers over this library.
 
+pub mod apply;
 pub mod bench;
 pub mod cluster;
 pub mod evaluate;

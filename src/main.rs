@@ -110,10 +110,34 @@ enum Command {
         /// Re-cluster everything even if clusters exist (user choices are kept).
         #[arg(long)]
         recluster: bool,
-        /// Where the folders would go (default: each scanned folder).
+        /// Where the folders go (default: each scanned folder).
         #[arg(long)]
         target: Option<PathBuf>,
+        /// Actually create the folders and put the videos in them (journaled; see `undo`).
+        #[arg(long)]
+        apply: bool,
+        /// With --apply: move (default), link (hard/symbolic links) or copy.
+        #[arg(long, default_value = "move")]
+        mode: String,
     },
+    /// Put the clustered videos into folders named after their clusters (journaled).
+    Apply {
+        /// Only videos under these folders (default: every scanned folder).
+        paths: Vec<PathBuf>,
+        /// Where the folders go (default: each scanned folder).
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// move (default), link (hard/symbolic links) or copy.
+        #[arg(long, default_value = "move")]
+        mode: String,
+        /// Only print what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore the layout before the last apply (repeat to go further back).
+    Undo,
+    /// The journal of applied changes.
+    Journal,
     /// Re-cluster the catalogue (user assignments and names are kept).
     Cluster {
         #[command(flatten)]
@@ -292,7 +316,45 @@ fn main() {
 
 fn open_db(cli: &Cli) -> Result<Catalogue> {
     let path = cli.db.clone().unwrap_or_else(store::default_db_path);
-    Catalogue::open(&path)
+    let mut cat = Catalogue::open(&path)?;
+    // A batch of file moves cut short by a crash is finished before anything else.
+    let recovered = reelmap::apply::recover(&mut cat)?;
+    if !recovered.is_empty() && !cli.quiet {
+        eprintln!(
+            "Finished {} interrupted batch(es) of file changes from an earlier run.",
+            recovered.len()
+        );
+    }
+    Ok(cat)
+}
+
+fn print_apply(r: &reelmap::apply::ApplyReport, mode: &str) {
+    println!(
+        "Applied ({mode}): {} files done, {} folders created{}",
+        r.files_done,
+        r.folders_created,
+        r.batch_id
+            .map(|b| format!(" — batch {b}, `reelmap undo` restores the previous layout"))
+            .unwrap_or_default()
+    );
+    print_problems("Left where they were", &r.failed);
+}
+
+/// Applies the plan for each root (or one target folder).
+fn apply_roots(
+    cat: &mut Catalogue,
+    roots: &[PathBuf],
+    target: Option<&Path>,
+    mode: &str,
+) -> Result<Vec<reelmap::apply::ApplyReport>> {
+    let mode = reelmap::apply::Mode::parse(mode)?;
+    let mut out = Vec::new();
+    for r in roots {
+        let base = target.unwrap_or(r);
+        let plan = reelmap::folders::plan(cat, Some(r), base)?;
+        out.push(reelmap::apply::apply(cat, &plan, mode)?);
+    }
+    Ok(out)
 }
 
 fn embed_options(m: &ModelArgs) -> Result<EmbedOptions> {
@@ -431,7 +493,10 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             cluster,
             recluster,
             target,
+            apply,
+            mode,
         } => {
+            reelmap::apply::Mode::parse(mode)?;
             let mut cat = open_db(&cli)?;
             let e = load_embedder(model)?;
             let scan_report = run_scan(&mut cat, paths, scan, &bars)?;
@@ -479,17 +544,23 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 .collect();
             let mut problems = scan_report.problems.clone();
             problems.extend(embed_report.problems.iter().cloned());
+            let plans: Vec<_> = roots
+                .iter()
+                .map(|r| reelmap::folders::plan(&cat, Some(r), target.as_deref().unwrap_or(r)))
+                .collect::<Result<_>>()?;
+            let applied = if *apply {
+                Some(apply_roots(&mut cat, &roots, target.as_deref(), mode)?)
+            } else {
+                None
+            };
             if cli.json {
-                let plans: Vec<_> = roots
-                    .iter()
-                    .map(|r| reelmap::folders::plan(&cat, Some(r), target.as_deref().unwrap_or(r)))
-                    .collect::<Result<_>>()?;
                 let out = serde_json::json!({
                     "scan": scan_report,
                     "embed": embed_report,
                     "cluster": summary,
                     "clusters": clusters_json(&cat, 3)?,
                     "plans": plans,
+                    "applied": applied,
                     "problems": problems,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -508,11 +579,98 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                     );
                 }
                 print_clusters(&cat, 3)?;
-                for r in &roots {
-                    let base = target.as_deref().unwrap_or(r);
-                    print_plan(&reelmap::folders::plan(&cat, Some(r), base)?);
+                match &applied {
+                    Some(reports) => {
+                        for r in reports {
+                            print_apply(r, mode);
+                        }
+                    }
+                    None => {
+                        for p in &plans {
+                            print_plan(p);
+                        }
+                    }
                 }
                 print_problems("Could not use", &problems);
+            }
+        }
+        Command::Apply {
+            paths,
+            target,
+            mode,
+            dry_run,
+        } => {
+            let mut cat = open_db(&cli)?;
+            let roots: Vec<PathBuf> = if paths.is_empty() {
+                cat.roots()?.into_iter().map(|(_, p)| p).collect()
+            } else {
+                paths
+                    .iter()
+                    .map(|p| {
+                        std::fs::canonicalize(p)
+                            .with_context(|| format!("cannot open {}", p.display()))
+                    })
+                    .collect::<Result<_>>()?
+            };
+            if *dry_run {
+                for r in &roots {
+                    let plan =
+                        reelmap::folders::plan(&cat, Some(r), target.as_deref().unwrap_or(r))?;
+                    if cli.json {
+                        println!("{}", serde_json::to_string_pretty(&plan)?);
+                    } else {
+                        print_plan(&plan);
+                    }
+                }
+            } else {
+                let reports = apply_roots(&mut cat, &roots, target.as_deref(), mode)?;
+                if cli.json {
+                    println!("{}", serde_json::to_string_pretty(&reports)?);
+                } else {
+                    for r in &reports {
+                        print_apply(r, mode);
+                    }
+                }
+            }
+        }
+        Command::Undo => {
+            let mut cat = open_db(&cli)?;
+            match reelmap::apply::undo_last(&mut cat)? {
+                None => {
+                    if cli.json {
+                        println!("null");
+                    } else {
+                        println!("Nothing to undo.");
+                    }
+                }
+                Some(r) => {
+                    if cli.json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        println!(
+                            "Undid batch {}: {} files back where they were",
+                            r.batch_id.unwrap_or(0),
+                            r.files_restored
+                        );
+                        print_problems("Could not restore", &r.failed);
+                    }
+                }
+            }
+        }
+        Command::Journal => {
+            let cat = open_db(&cli)?;
+            let b = reelmap::apply::batches(&cat)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else if b.is_empty() {
+                println!("No changes were ever applied.");
+            } else {
+                for x in b {
+                    println!(
+                        "batch {:>4}  {:<8} {:<5} {:>5} files {:>3} failed  {}",
+                        x.id, x.state, x.mode, x.files, x.failed, x.base
+                    );
+                }
             }
         }
         Command::Cluster { cluster, model } => {

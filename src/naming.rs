@@ -136,7 +136,11 @@ pub fn candidates(mean_probs: &[f32]) -> Result<Vec<(usize, f64)>> {
         if h.nodes[id].generic || share < WEAK_SHARE {
             continue;
         }
-        let needed = if h.is_class[id] { LEAF_DOMINANCE } else { DOMINANCE };
+        let needed = if h.is_class[id] {
+            LEAF_DOMINANCE
+        } else {
+            DOMINANCE
+        };
         let chance = h.nodes[id].leaves.max(1) as f64 / classes;
         if share >= needed {
             strong.push((id, share));

@@ -353,7 +353,10 @@ pub fn scan(
         };
         report.roots.push(display_path(&root));
         let root_id = cat.add_root(&root)?;
-        let (found, walk_problems) = walk(&root, opts, progress);
+        let (mut found, walk_problems) = walk(&root, opts, progress);
+        // Links and copies Reelmap made when applying folders are not new videos.
+        let views = crate::apply::created_views(cat)?;
+        found.retain(|f| !views.contains(&path_to_bytes(&f.path)));
         report.files_seen += found.len();
         let mut known = cat.root_index(root_id)?;
         let mut seen_ids: HashSet<i64> = HashSet::new();

@@ -126,6 +126,33 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 2: the journal of changes made to the user's files (apply / undo).
+    r#"
+    CREATE TABLE apply_batches (
+        id INTEGER PRIMARY KEY,
+        mode TEXT NOT NULL CHECK (mode IN ('move', 'link', 'copy')),
+        base BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'done', 'undoing', 'undone')),
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+    );
+    CREATE TABLE apply_ops (
+        id INTEGER PRIMARY KEY,
+        batch_id INTEGER NOT NULL REFERENCES apply_batches(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('mkdir', 'move', 'link', 'copy')),
+        video_id INTEGER,
+        src BLOB NOT NULL,
+        dst BLOB NOT NULL,
+        size INTEGER,
+        mtime_ns INTEGER,
+        existed_before INTEGER NOT NULL DEFAULT 0,
+        how TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed', 'undone', 'undo_failed')),
+        error TEXT
+    );
+    CREATE INDEX apply_ops_batch ON apply_ops(batch_id, seq);
+    "#,
 ];
 
 pub struct Catalogue {
