@@ -2,12 +2,17 @@
 //! cluster/naming → map → store. The `reelmap` command line and the desktop app are
 //! thin layers over this library.
 
+pub mod api;
 pub mod apply;
 pub mod bench;
 pub mod cluster;
+pub mod edits;
 pub mod evaluate;
 pub mod features;
 pub mod folders;
+pub mod insights;
+pub mod jobs;
+pub mod map;
 pub mod media;
 pub mod metrics;
 pub mod model;

@@ -136,8 +136,26 @@ enum Command {
     },
     /// Restore the layout before the last apply (repeat to go further back).
     Undo,
+    /// Serve the web UI on 127.0.0.1 and open it in the browser.
+    Serve {
+        /// Port (default: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Do not open a browser; just print the address.
+        #[arg(long)]
+        no_open: bool,
+        /// Folder with the built web UI (default: ui/dist of the source tree).
+        #[arg(long)]
+        ui: Option<PathBuf>,
+        #[arg(long, default_value = model::DEFAULT_MODEL)]
+        model: String,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
     /// The journal of applied changes.
     Journal,
+    /// Make a small demo library of generated videos in DIR (for trying out and tests).
+    DemoLibrary { dir: PathBuf },
     /// Re-cluster the catalogue (user assignments and names are kept).
     Cluster {
         #[command(flatten)]
@@ -655,6 +673,55 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                         print_problems("Could not restore", &r.failed);
                     }
                 }
+            }
+        }
+        Command::Serve {
+            port,
+            no_open,
+            ui,
+            model,
+            device,
+        } => {
+            let db = cli.db.clone().unwrap_or_else(store::default_db_path);
+            // Recover interrupted file changes before serving.
+            drop(open_db(&cli)?);
+            let server = reelmap::api::start(reelmap::api::ServerConfig {
+                db,
+                model: model.clone(),
+                device: device.clone(),
+                ui_dir: ui.clone(),
+                port: *port,
+                token: None,
+            })?;
+            let url = server.url();
+            if cli.json {
+                println!("{}", serde_json::json!({"url": url, "port": server.port}));
+            } else {
+                println!("Reelmap is at {url}\n(only this computer can reach it; Ctrl-C stops it)");
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            if !no_open {
+                let _ = std::process::Command::new("xdg-open")
+                    .arg(&url)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+            }
+            // Ctrl-C (first press) ends the server.
+            let c = cancel.clone();
+            std::thread::spawn(move || {
+                while !c.is_cancelled() {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                std::process::exit(0);
+            });
+            server.wait();
+        }
+        Command::DemoLibrary { dir } => {
+            let files = reelmap::testmedia::demo_library(dir)?;
+            if !cli.quiet {
+                println!("Made {} files in {}", files.len(), dir.display());
             }
         }
         Command::Journal => {

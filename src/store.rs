@@ -153,6 +153,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX apply_ops_batch ON apply_ops(batch_id, seq);
     "#,
+    // 3: people's edits (for undo in the UI) and the stored 2-D maps.
+    r#"
+    CREATE TABLE edits (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        undo TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE map_points (
+        kind TEXT NOT NULL CHECK (kind IN ('video', 'frame')),
+        video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        PRIMARY KEY (kind, video_id, idx)
+    );
+    "#,
 ];
 
 pub struct Catalogue {

@@ -296,3 +296,60 @@ pub fn load_photo(path: &Path) -> Result<image::RgbImage> {
         .with_context(|| format!("cannot open {}", path.display()))?
         .to_rgb8())
 }
+
+/// A small library for trying Reelmap out and for end-to-end tests: three scenes
+/// filmed from the bundled photos (cat, coffee, rocket; four clips each, in several
+/// codecs), two moving test patterns, and one broken file. Returns the files made.
+pub fn demo_library(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join("photos");
+    let codecs = [
+        Codec::H264Mp4,
+        Codec::Vp8Webm,
+        Codec::TheoraOgg,
+        Codec::H264Mp4,
+    ];
+    let mut out = Vec::new();
+    for (gi, (group, photo)) in [
+        ("cats", "cat.jpg"),
+        ("coffee", "coffee.jpg"),
+        ("rockets", "rocket.jpg"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let img = load_photo(&photos.join(photo))?;
+        let sub = dir.join(group);
+        std::fs::create_dir_all(&sub)?;
+        for (i, codec) in codecs.iter().enumerate() {
+            let path = sub.join(format!("{group}-{i}.{}", codec.extension()));
+            let spec = ClipSpec {
+                codec: *codec,
+                frames: 75,
+                gop: 25,
+                ..ClipSpec::default()
+            };
+            make_photo_clip(&path, &img, Motion::seeded((gi * 10 + i) as u64), &spec)?;
+            out.push(path);
+        }
+    }
+    let spec = ClipSpec {
+        frames: 75,
+        ..ClipSpec::default()
+    };
+    for (name, pattern, extra) in [
+        ("ball.mp4", "ball", "motion=wavy"),
+        ("pinwheel.mp4", "pinwheel", ""),
+    ] {
+        let path = dir.join(name);
+        make_pattern_clip(&path, pattern, extra, &spec)?;
+        out.push(path);
+    }
+    let broken = dir.join("broken.mp4");
+    std::fs::write(&broken, "this is not a video\n".repeat(50))?;
+    out.push(broken);
+    Ok(out)
+}
