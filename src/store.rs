@@ -706,6 +706,15 @@ impl Catalogue {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Sampled frames per video for `model`.
+    pub fn frame_counts(&self, model: &str) -> Result<HashMap<i64, i64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT video_id, n_frames FROM embeddings WHERE model = ?1")?;
+        let rows = stmt.query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn poster(&self, video_id: i64) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn
