@@ -236,3 +236,270 @@ pub fn print(r: &BenchReport) {
         r.peak_rss_mib
     );
 }
+
+/// Decoding alone: uniform sampling of every video under `paths` with `threads`
+/// videos at once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodeReport {
+    pub videos: usize,
+    pub failed: usize,
+    pub frames: usize,
+    pub seconds: f64,
+    pub frames_per_s: f64,
+    pub threads: usize,
+    pub load_average: String,
+}
+
+pub fn collect_videos(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        for e in walkdir::WalkDir::new(p)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
+            if e.file_type().is_file() && scan::is_video_extension(e.path()) {
+                out.push(e.path().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+pub fn decode(
+    paths: &[PathBuf],
+    sampler: Sampler,
+    short_side: u32,
+    threads: usize,
+) -> Result<DecodeReport> {
+    media::init()?;
+    let videos = collect_videos(paths);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let frames = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(v) = videos.get(i) else { break };
+                    match media::sample_frames(v, sampler, short_side, None) {
+                        Ok(r) => {
+                            frames.fetch_add(r.frames.len(), std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let frames = frames.into_inner();
+    Ok(DecodeReport {
+        videos: videos.len(),
+        failed: failed.into_inner(),
+        frames,
+        seconds,
+        frames_per_s: frames as f64 / seconds,
+        threads,
+        load_average: load_average(),
+    })
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmbedSpeed {
+    pub batch: usize,
+    pub images: usize,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// Network throughput on the golden test photograph, for `seconds` per batch size,
+/// plus how far the outputs are from the PyTorch reference.
+pub fn embed_speed(
+    embedder: &Embedder,
+    batches: &[usize],
+    seconds: f64,
+) -> Result<(Vec<EmbedSpeed>, f32)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let img = image::open(root.join("tests/data/chelsea_224.png"))?.to_rgb8();
+    let crop = embedder.manifest.preprocess.crop;
+    let x = crate::model::preprocess_rgb(
+        img.width(),
+        img.height(),
+        img.as_raw(),
+        crop,
+        crop,
+        127.0,
+        128.0,
+    );
+    // Distance from the reference (only meaningful for Lite0, whose golden file exists).
+    let mut max_diff = f32::NAN;
+    if embedder.name() == "efficientnet-lite0" {
+        let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            root.join("tests/golden/efficientnet-lite0_chelsea.json"),
+        )?)?;
+        let out = embedder.embed(std::slice::from_ref(&x))?;
+        let diff = |a: &[f32], key: &str| {
+            a.iter()
+                .zip(g[key].as_array().unwrap())
+                .map(|(x, y)| (x - y.as_f64().unwrap() as f32).abs())
+                .fold(0.0f32, f32::max)
+        };
+        max_diff = diff(&out.features[0], "features").max(diff(&out.logits[0], "logits"));
+    }
+    let mut out = Vec::new();
+    for &b in batches {
+        let batch: Vec<Vec<f32>> = (0..b.max(1)).map(|_| x.clone()).collect();
+        embedder.embed(&batch)?; // warm-up
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed().as_secs_f64() < seconds {
+            embedder.embed(&batch)?;
+            n += batch.len();
+        }
+        let s = t.elapsed().as_secs_f64();
+        out.push(EmbedSpeed {
+            batch: b,
+            images: n,
+            seconds: s,
+            images_per_s: n as f64 / s,
+        });
+    }
+    Ok((out, max_diff))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RescanReport {
+    pub files: usize,
+    pub first_scan_s: f64,
+    pub rescan_s: f64,
+    pub rescan_unchanged: usize,
+}
+
+/// Re-scan of a library of `n` small distinct video files (generated into `dir`
+/// once): the first scan probes every file, the re-scan must only stat them.
+pub fn rescan(dir: &Path, n: usize) -> Result<RescanReport> {
+    std::fs::create_dir_all(dir)?;
+    let seed = dir.join(".seed.mp4");
+    if !seed.exists() {
+        let spec = ClipSpec {
+            width: 64,
+            height: 48,
+            frames: 3,
+            gop: 3,
+            ..ClipSpec::default()
+        };
+        testmedia::make_pattern_clip(&seed, "smpte", "", &spec)?;
+    }
+    let data = std::fs::read(&seed)?;
+    for i in 0..n {
+        let sub = dir.join(format!("d{:03}", i / 100));
+        let p = sub.join(format!("clip{i:05}.mp4"));
+        if !p.exists() {
+            std::fs::create_dir_all(&sub)?;
+            // Distinct content (trailing bytes after the MP4 boxes), so each file has
+            // its own fingerprint.
+            let mut d = data.clone();
+            d.extend_from_slice(format!("reelmap-bench-{i}").as_bytes());
+            std::fs::write(&p, d)?;
+        }
+    }
+    let db_dir = tempfile::tempdir()?;
+    let mut cat = Catalogue::open(&db_dir.path().join("rescan.sqlite3"))?;
+    let roots = [dir.to_path_buf()];
+    let t = Instant::now();
+    scan::scan(&mut cat, &roots, &ScanOptions::default(), &|_, _| {})?;
+    let first = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let r = scan::scan(&mut cat, &roots, &ScanOptions::default(), &|_, _| {})?;
+    Ok(RescanReport {
+        files: n,
+        first_scan_s: first,
+        rescan_s: t.elapsed().as_secs_f64(),
+        rescan_unchanged: r.unchanged,
+    })
+}
+
+fn read_npy_f32(path: &Path) -> Result<Vec<Vec<f32>>> {
+    let buf = std::fs::read(path)?;
+    anyhow::ensure!(
+        buf.len() > 10 && &buf[..6] == b"\x93NUMPY",
+        "{} is not a .npy file",
+        path.display()
+    );
+    let (hlen, off) = if buf[6] == 1 {
+        (u16::from_le_bytes([buf[8], buf[9]]) as usize, 10)
+    } else {
+        (
+            u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize,
+            12,
+        )
+    };
+    let header = std::str::from_utf8(&buf[off..off + hlen])?;
+    anyhow::ensure!(
+        header.contains("'<f4'") && header.contains("'fortran_order': False"),
+        "need a C-order little-endian float32 matrix: {header}"
+    );
+    let shape = &header[header.find("'shape': (").map(|i| i + 10).unwrap_or(0)..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap_or(0)]
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    anyhow::ensure!(dims.len() == 2, "need a 2-D matrix, got shape {dims:?}");
+    let body = &buf[off + hlen..];
+    anyhow::ensure!(body.len() >= dims[0] * dims[1] * 4, "truncated .npy");
+    Ok(body[..dims[0] * dims[1] * 4]
+        .chunks_exact(dims[1] * 4)
+        .map(crate::util::bytes_to_f32s)
+        .collect())
+}
+
+fn write_npy_2d(path: &Path, rows: &[[f32; 2]]) -> Result<()> {
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, 2), }}",
+        rows.len()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    for r in rows {
+        out.extend(r[0].to_le_bytes());
+        out.extend(r[1].to_le_bytes());
+    }
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TsneReport {
+    pub n: usize,
+    pub dim: usize,
+    pub seconds: f64,
+    pub knn_preservation_k10: f64,
+    pub load_average: String,
+}
+
+/// `reelmap bench tsne`: the map's t-SNE on a matrix from a file, so that it can be
+/// compared with openTSNE on identical data (bench/tsne/compare.py).
+pub fn tsne_npy(input: &Path, output: &Path) -> Result<TsneReport> {
+    let data = read_npy_f32(input)?;
+    let t = Instant::now();
+    let y = crate::map::tsne(&data, &crate::map::TsneOptions::default(), &mut |_, _| {});
+    let seconds = t.elapsed().as_secs_f64();
+    write_npy_2d(output, &y)?;
+    Ok(TsneReport {
+        n: data.len(),
+        dim: data.first().map(|r| r.len()).unwrap_or(0),
+        seconds,
+        knn_preservation_k10: crate::map::knn_preservation(&data, &y, 10, 2000),
+        load_average: load_average(),
+    })
+}

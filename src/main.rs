@@ -211,6 +211,9 @@ enum Command {
     },
     /// Throughput benchmark on a generated corpus.
     Bench {
+        /// One part only (default: the whole benchmark on a generated corpus).
+        #[command(subcommand)]
+        part: Option<BenchPart>,
         /// Videos in the generated corpus.
         #[arg(long, default_value_t = 24)]
         videos: usize,
@@ -220,6 +223,32 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchPart {
+    /// Sampled frames/s decoding the videos under PATHS (uniform:16).
+    Decode {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Network images/s at the given batch sizes.
+    Embed {
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16])]
+        batches: Vec<usize>,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+    /// Re-scan time of a library of N small files (generated in DIR once).
+    Rescan {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10000)]
+        files: usize,
+    },
+    /// t-SNE of a float32 .npy matrix (n × d), writing the n × 2 layout as .npy.
+    Tsne { input: PathBuf, output: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -898,7 +927,47 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 );
             }
         },
-        Command::Bench { videos, dir, model } => {
+        Command::Bench {
+            part: Some(part),
+            model,
+            ..
+        } => {
+            let out = match part {
+                BenchPart::Decode { paths, threads } => {
+                    let short = model::Manifest::builtin(&model.model)?
+                        .preprocess
+                        .resize_short;
+                    serde_json::to_value(reelmap::bench::decode(
+                        paths,
+                        Sampler::parse(&model.sampler)?,
+                        short,
+                        *threads,
+                    )?)?
+                }
+                BenchPart::Embed { batches, seconds } => {
+                    let e = load_embedder(model)?;
+                    let (speeds, diff) = reelmap::bench::embed_speed(&e, batches, *seconds)?;
+                    serde_json::json!({
+                        "model": e.name(), "device": model::device_name(e.net.device()),
+                        "max_abs_diff_vs_pytorch": diff, "speeds": speeds,
+                        "load_average": reelmap::bench::load_average(),
+                    })
+                }
+                BenchPart::Rescan { dir, files } => {
+                    serde_json::to_value(reelmap::bench::rescan(dir, *files)?)?
+                }
+                BenchPart::Tsne { input, output } => {
+                    serde_json::to_value(reelmap::bench::tsne_npy(input, output)?)?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Bench {
+            part: None,
+            videos,
+            dir,
+            model,
+        } => {
             let e = load_embedder(model)?;
             let report =
                 reelmap::bench::run(&e, *videos, dir.as_deref(), &embed_options(model)?, &bars)?;
