@@ -58,9 +58,9 @@ pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
         .join("tests")
         .join("data")
         .join("photos");
-    let photos: Vec<image::RgbImage> = ["cat.jpg", "coffee.jpg", "rocket.jpg"]
+    let photos: Vec<(&str, image::RgbImage)> = [("cat", "cat.jpg"), ("coffee", "coffee.jpg"), ("rocket", "rocket.jpg")]
         .iter()
-        .filter_map(|p| testmedia::load_photo(&photos_dir.join(p)).ok())
+        .filter_map(|(name, p)| testmedia::load_photo(&photos_dir.join(p)).ok().map(|img| (*name, img)))
         .collect();
     let patterns = [
         ("ball", "motion=wavy"),
@@ -77,15 +77,25 @@ pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
         gop: 50,
     };
     let mut out = Vec::new();
+    // Each clip goes into a folder named after its source, so that the corpus is
+    // also a labelled set for `reelmap eval` and the Python baseline.
     for i in 0..n {
-        let path = dir.join(format!("clip{i:04}.mp4"));
+        let (label, photo) = if !photos.is_empty() && i % 2 == 1 {
+            let (name, img) = &photos[(i / 2) % photos.len()];
+            (*name, Some(img))
+        } else {
+            (patterns[(i / 2) % patterns.len()].0, None)
+        };
+        let sub = dir.join(label);
+        std::fs::create_dir_all(&sub)?;
+        let path = sub.join(format!("clip{i:04}.mp4"));
         if !path.exists() {
-            if !photos.is_empty() && i % 2 == 1 {
-                let photo = &photos[(i / 2) % photos.len()];
-                testmedia::make_photo_clip(&path, photo, Motion::seeded(i as u64), &spec)?;
-            } else {
-                let (p, extra) = patterns[(i / 2) % patterns.len()];
-                testmedia::make_pattern_clip(&path, p, extra, &spec)?;
+            match photo {
+                Some(img) => testmedia::make_photo_clip(&path, img, Motion::seeded(i as u64), &spec)?,
+                None => {
+                    let (p, extra) = patterns[(i / 2) % patterns.len()];
+                    testmedia::make_pattern_clip(&path, p, extra, &spec)?;
+                }
             }
         }
         out.push(path);

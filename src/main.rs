@@ -247,6 +247,13 @@ enum BenchPart {
         #[arg(long, default_value_t = 10000)]
         files: usize,
     },
+    /// Generate (or complete) the benchmark corpus: N 10-second 640×360 H.264 clips
+    /// in DIR, in one folder per source (a labelled set for `eval`).
+    Corpus {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        videos: usize,
+    },
     /// t-SNE of a float32 .npy matrix (n × d), writing the n × 2 layout as .npy.
     Tsne { input: PathBuf, output: PathBuf },
 }
@@ -955,6 +962,10 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 }
                 BenchPart::Rescan { dir, files } => {
                     serde_json::to_value(reelmap::bench::rescan(dir, *files)?)?
+                }
+                BenchPart::Corpus { dir, videos } => {
+                    let files = reelmap::bench::make_corpus(dir, *videos)?;
+                    serde_json::json!({"dir": dir, "videos": files.len()})
                 }
                 BenchPart::Tsne { input, output } => {
                     serde_json::to_value(reelmap::bench::tsne_npy(input, output)?)?
