@@ -58,10 +58,18 @@ pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
         .join("tests")
         .join("data")
         .join("photos");
-    let photos: Vec<(&str, image::RgbImage)> = [("cat", "cat.jpg"), ("coffee", "coffee.jpg"), ("rocket", "rocket.jpg")]
-        .iter()
-        .filter_map(|(name, p)| testmedia::load_photo(&photos_dir.join(p)).ok().map(|img| (*name, img)))
-        .collect();
+    let photos: Vec<(&str, image::RgbImage)> = [
+        ("cat", "cat.jpg"),
+        ("coffee", "coffee.jpg"),
+        ("rocket", "rocket.jpg"),
+    ]
+    .iter()
+    .filter_map(|(name, p)| {
+        testmedia::load_photo(&photos_dir.join(p))
+            .ok()
+            .map(|img| (*name, img))
+    })
+    .collect();
     let patterns = [
         ("ball", "motion=wavy"),
         ("pinwheel", ""),
@@ -91,7 +99,9 @@ pub fn make_corpus(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
         let path = sub.join(format!("clip{i:04}.mp4"));
         if !path.exists() {
             match photo {
-                Some(img) => testmedia::make_photo_clip(&path, img, Motion::seeded(i as u64), &spec)?,
+                Some(img) => {
+                    testmedia::make_photo_clip(&path, img, Motion::seeded(i as u64), &spec)?
+                }
                 None => {
                     let (p, extra) = patterns[(i / 2) % patterns.len()];
                     testmedia::make_pattern_clip(&path, p, extra, &spec)?;
