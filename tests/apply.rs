@@ -456,6 +456,9 @@ fn crash_at_any_point_loses_nothing() {
         }
     }
     println!("random timing: 50 runs, {random_kills} killed mid-way; {kill_points} step kills");
+    if let Some(d) = &cross_fs {
+        let _ = std::fs::remove_dir_all(d);
+    }
     assert!(
         kill_points >= 20,
         "too few kill points covered: {kill_points}"
@@ -476,7 +479,11 @@ fn cross_fs_dir() -> Option<PathBuf> {
         if let Ok(m) = std::fs::metadata(p)
             && m.dev() != tmp_dev
         {
-            let d = p.join(format!("reelmap-test-{}", std::process::id()));
+            // One folder per call: tests run in parallel in one process, and each
+            // removes its own folder at the end.
+            static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let d = p.join(format!("reelmap-test-{}-{call}", std::process::id()));
             if std::fs::create_dir_all(&d).is_ok() {
                 return Some(d);
             }
