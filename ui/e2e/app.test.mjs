@@ -628,15 +628,18 @@ describe('Reelmap UI', () => {
       await p.getByTestId('library-submit').click();
       await p.getByTestId('add-dialog').waitFor({ state: 'detached' });
       // The job (a re-scan: nothing new) runs and ends.
-      await p.waitForFunction(
-        async (id) => {
-          const s = await (await fetch('/api/status')).json();
-          return s.job && s.job.id > id && s.job.state !== 'running';
-        },
-        before,
-        { timeout: 60_000, polling: 250 },
-      );
-      assert.equal((await api('/api/status')).job.state, 'done');
+      // Poll from the test until that job has ended, and check the state it ended in.
+      let job = null;
+      for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
+        const s = await api('/api/status');
+        if (s.job && s.job.id > before && s.job.state !== 'running') {
+          job = s.job;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(job, 'the library job did not end within 60 s');
+      assert.equal(job.state, 'done', job.message);
     } finally {
       await ctx.close();
     }
