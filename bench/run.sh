@@ -9,6 +9,10 @@ ROOT=$PWD
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 scripts/setup.sh
+# ffmpeg is the command-line reference for decoding speed (`-skip_frame nokey`).
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q ffmpeg; else sudo apt-get install -y -q ffmpeg; fi
+fi
 bench/setup_venv.sh
 PY=bench/.venv/bin/python
 CACHE=bench/.cache
