@@ -1,0 +1,290 @@
+//! x86-64 SIMD kernels (AVX-512F and AVX2+FMA). Only called after runtime detection
+//! of the features (see `Isa::detect`); every function here is `unsafe` for that
+//! reason and for its raw pointers.
+
+use super::{DwArgs, GemmTile, Px};
+use std::arch::x86_64::*;
+
+/// GEMM micro-kernel, AVX-512: up to 12 rows × `NV`·16 columns over the full K.
+/// Rows beyond `t.rows` re-read row 0 (their results are discarded), columns beyond
+/// `t.cols` are masked on load and store; the packed panel and bias are zero-padded
+/// to `NV`·16 columns.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_avx512<const NV: usize>(t: &GemmTile) {
+    const MR: usize = 12;
+    unsafe {
+        let mut ap = [t.a; MR];
+        for (i, p) in ap.iter_mut().enumerate() {
+            if i < t.rows {
+                *p = t.a.add(i * t.lda);
+            }
+        }
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        let mut b = t.b;
+        for p in 0..t.k {
+            let mut bv = [_mm512_setzero_ps(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = _mm512_loadu_ps(b.add(v * 16));
+            }
+            for i in 0..MR {
+                let av = _mm512_set1_ps(*ap[i].add(p));
+                for v in 0..NV {
+                    acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+                }
+            }
+            b = b.add(NV * 16);
+        }
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for (i, row) in acc.iter().enumerate() {
+            if i >= t.rows {
+                break;
+            }
+            for (v, &a) in row.iter().enumerate() {
+                let col = v * 16;
+                if col >= t.cols {
+                    break;
+                }
+                let valid = (t.cols - col).min(16);
+                let mask: __mmask16 = if valid == 16 {
+                    0xffff
+                } else {
+                    ((1u32 << valid) - 1) as u16
+                };
+                let mut x = _mm512_add_ps(a, _mm512_loadu_ps(t.bias.add(col)));
+                if !t.res.is_null() {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.res.add(i * t.ldr + col)));
+                }
+                if t.relu6 {
+                    x = _mm512_min_ps(_mm512_max_ps(x, zero), six);
+                }
+                _mm512_mask_storeu_ps(t.c.add(i * t.ldc + col), mask, x);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn mask8(valid: usize) -> __m256i {
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(valid as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+}
+
+/// GEMM micro-kernel, AVX2+FMA: up to 6 rows × `NV`·8 columns (see `gemm_avx512`).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_avx2<const NV: usize>(t: &GemmTile) {
+    const MR: usize = 6;
+    unsafe {
+        let mut ap = [t.a; MR];
+        for (i, p) in ap.iter_mut().enumerate() {
+            if i < t.rows {
+                *p = t.a.add(i * t.lda);
+            }
+        }
+        let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+        let mut b = t.b;
+        for p in 0..t.k {
+            let mut bv = [_mm256_setzero_ps(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = _mm256_loadu_ps(b.add(v * 8));
+            }
+            for i in 0..MR {
+                let av = _mm256_set1_ps(*ap[i].add(p));
+                for v in 0..NV {
+                    acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+                }
+            }
+            b = b.add(NV * 8);
+        }
+        let zero = _mm256_setzero_ps();
+        let six = _mm256_set1_ps(6.0);
+        for (i, row) in acc.iter().enumerate() {
+            if i >= t.rows {
+                break;
+            }
+            for (v, &a) in row.iter().enumerate() {
+                let col = v * 8;
+                if col >= t.cols {
+                    break;
+                }
+                let valid = (t.cols - col).min(8);
+                let mut x = _mm256_add_ps(a, _mm256_loadu_ps(t.bias.add(col)));
+                let dst = t.c.add(i * t.ldc + col);
+                if valid == 8 {
+                    if !t.res.is_null() {
+                        x = _mm256_add_ps(x, _mm256_loadu_ps(t.res.add(i * t.ldr + col)));
+                    }
+                    if t.relu6 {
+                        x = _mm256_min_ps(_mm256_max_ps(x, zero), six);
+                    }
+                    _mm256_storeu_ps(dst, x);
+                } else {
+                    let m = mask8(valid);
+                    if !t.res.is_null() {
+                        x = _mm256_add_ps(x, _mm256_maskload_ps(t.res.add(i * t.ldr + col), m));
+                    }
+                    if t.relu6 {
+                        x = _mm256_min_ps(_mm256_max_ps(x, zero), six);
+                    }
+                    _mm256_maskstore_ps(dst, m, x);
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise convolution + bias + ReLU6 over output rows `oy0..oy1`, AVX-512.
+/// Channels are vectorised (NHWC), up to 4 vectors of 16 per pass.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
+    unsafe {
+        let c = d.c;
+        for oy in oy0..oy1 {
+            let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
+            let ky_lo = (-iy0).max(0) as usize;
+            let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
+            for ox in 0..d.ow {
+                let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+                let kx_lo = (-ix0).max(0) as usize;
+                let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
+                let px = Px {
+                    iy0,
+                    ix0,
+                    ky_lo,
+                    ky_hi,
+                    kx_lo,
+                    kx_hi,
+                    out: d.out.add((oy * d.ow + ox) * c),
+                };
+                let mut c0 = 0;
+                while c0 + 64 <= c {
+                    dw_group_avx512::<4>(d, &px, c0, 0xffff);
+                    c0 += 64;
+                }
+                let rem = c - c0;
+                if rem > 0 {
+                    let last = rem % 16;
+                    let mask: __mmask16 = if last == 0 {
+                        0xffff
+                    } else {
+                        ((1u32 << last) - 1) as u16
+                    };
+                    match rem.div_ceil(16) {
+                        1 => dw_group_avx512::<1>(d, &px, c0, mask),
+                        2 => dw_group_avx512::<2>(d, &px, c0, mask),
+                        _ => dw_group_avx512::<3>(d, &px, c0, mask),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn dw_group_avx512<const NV: usize>(d: &DwArgs, px: &Px, c0: usize, last_mask: __mmask16) {
+    unsafe {
+        let mut masks = [0xffffu16; NV];
+        masks[NV - 1] = last_mask;
+        let mut acc = [_mm512_setzero_ps(); NV];
+        for v in 0..NV {
+            acc[v] = _mm512_maskz_loadu_ps(masks[v], d.bias.add(c0 + v * 16));
+        }
+        for ky in px.ky_lo..px.ky_hi {
+            let iy = (px.iy0 + ky as isize) as usize;
+            let row = d.input.add(iy * d.w * d.c);
+            for kx in px.kx_lo..px.kx_hi {
+                let ix = (px.ix0 + kx as isize) as usize;
+                let src = row.add(ix * d.c + c0);
+                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
+                for v in 0..NV {
+                    let x = _mm512_maskz_loadu_ps(masks[v], src.add(v * 16));
+                    let w = _mm512_maskz_loadu_ps(masks[v], wk.add(v * 16));
+                    acc[v] = _mm512_fmadd_ps(x, w, acc[v]);
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for v in 0..NV {
+            let y = _mm512_min_ps(_mm512_max_ps(acc[v], zero), six);
+            _mm512_mask_storeu_ps(px.out.add(c0 + v * 16), masks[v], y);
+        }
+    }
+}
+
+/// Depthwise convolution + bias + ReLU6, AVX2+FMA (channels in vectors of 8, up to
+/// 4 per pass; a channel count that is not a multiple of 8 ends with a scalar tail).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
+    unsafe {
+        let c = d.c;
+        for oy in oy0..oy1 {
+            let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
+            let ky_lo = (-iy0).max(0) as usize;
+            let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
+            for ox in 0..d.ow {
+                let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+                let kx_lo = (-ix0).max(0) as usize;
+                let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
+                let px = Px {
+                    iy0,
+                    ix0,
+                    ky_lo,
+                    ky_hi,
+                    kx_lo,
+                    kx_hi,
+                    out: d.out.add((oy * d.ow + ox) * c),
+                };
+                let mut c0 = 0;
+                while c0 + 32 <= c {
+                    dw_group_avx2::<4>(d, &px, c0);
+                    c0 += 32;
+                }
+                match (c - c0) / 8 {
+                    0 => {}
+                    1 => dw_group_avx2::<1>(d, &px, c0),
+                    2 => dw_group_avx2::<2>(d, &px, c0),
+                    _ => dw_group_avx2::<3>(d, &px, c0),
+                }
+                c0 += (c - c0) / 8 * 8;
+                if c0 < c {
+                    super::depthwise_pixel_scalar(d, &px, c0, c);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn dw_group_avx2<const NV: usize>(d: &DwArgs, px: &Px, c0: usize) {
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); NV];
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = _mm256_loadu_ps(d.bias.add(c0 + v * 8));
+        }
+        for ky in px.ky_lo..px.ky_hi {
+            let iy = (px.iy0 + ky as isize) as usize;
+            let row = d.input.add(iy * d.w * d.c);
+            for kx in px.kx_lo..px.kx_hi {
+                let ix = (px.ix0 + kx as isize) as usize;
+                let src = row.add(ix * d.c + c0);
+                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    let x = _mm256_loadu_ps(src.add(v * 8));
+                    let w = _mm256_loadu_ps(wk.add(v * 8));
+                    *a = _mm256_fmadd_ps(x, w, *a);
+                }
+            }
+        }
+        let zero = _mm256_setzero_ps();
+        let six = _mm256_set1_ps(6.0);
+        for (v, a) in acc.iter().enumerate() {
+            let y = _mm256_min_ps(_mm256_max_ps(*a, zero), six);
+            _mm256_storeu_ps(px.out.add(c0 + v * 8), y);
+        }
+    }
+}
