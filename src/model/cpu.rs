@@ -821,24 +821,46 @@ pub fn im2col_image(
     let (oh, pad_t) = same_padding(h, kernel, stride);
     let (ow, pad_l) = same_padding(wd, kernel, stride);
     let kk = kernel * kernel * cin;
-    out.clear();
+    let run = kernel * cin;
+    // Every element is written below (zeros outside the image), so a reused buffer
+    // needs no clearing.
     out.resize(oh * ow * kk, 0.0);
+    out.truncate(oh * ow * kk);
     for oy in 0..oh {
         for ox in 0..ow {
             let col = &mut out[(oy * ow + ox) * kk..(oy * ow + ox + 1) * kk];
+            let ix0 = (ox * stride) as isize - pad_l as isize;
             for ky in 0..kernel {
+                let dst = &mut col[ky * run..(ky + 1) * run];
                 let iy = (oy * stride + ky) as isize - pad_t as isize;
                 if iy < 0 || iy >= h as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let row = (iy as usize) * wd;
+                if ix0 >= 0 && ix0 as usize + kernel <= wd {
+                    // All taps inside: one contiguous run of kernel × cin values.
+                    let src = &input[(row + ix0 as usize) * cin..][..run];
+                    if let (Ok(d), Ok(s)) = (
+                        <&mut [f32; 9]>::try_from(&mut *dst),
+                        <&[f32; 9]>::try_from(src),
+                    ) {
+                        // The stem (3×3 × RGB): a fixed-size copy, not a memcpy call.
+                        *d = *s;
+                    } else {
+                        dst.copy_from_slice(src);
+                    }
                     continue;
                 }
                 for kx in 0..kernel {
-                    let ix = (ox * stride + kx) as isize - pad_l as isize;
+                    let ix = ix0 + kx as isize;
+                    let d = &mut dst[kx * cin..(kx + 1) * cin];
                     if ix < 0 || ix >= wd as isize {
-                        continue;
+                        d.fill(0.0);
+                    } else {
+                        let src = (row + ix as usize) * cin;
+                        d.copy_from_slice(&input[src..src + cin]);
                     }
-                    let src = ((iy as usize) * wd + ix as usize) * cin;
-                    let dst = (ky * kernel + kx) * cin;
-                    col[dst..dst + cin].copy_from_slice(&input[src..src + cin]);
                 }
             }
         }

@@ -147,8 +147,36 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
             let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
             let ky_lo = (-iy0).max(0) as usize;
             let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
-            for ox in 0..d.ow {
+            let (in_lo, in_hi) = interior(d);
+            let mut ox = 0;
+            while ox < d.ow {
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+                if ox >= in_lo && ox + 4 <= in_hi {
+                    // Four interior pixels at once: independent accumulators and one
+                    // weight load per tap for all four.
+                    let out = d.out.add((oy * d.ow + ox) * c);
+                    let mut c0 = 0;
+                    while c0 + 32 <= c {
+                        dw_quad_avx512::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0, 0xffff);
+                        c0 += 32;
+                    }
+                    let rem = c - c0;
+                    if rem > 0 {
+                        let last = rem % 16;
+                        let mask: __mmask16 = if last == 0 {
+                            0xffff
+                        } else {
+                            ((1u32 << last) - 1) as u16
+                        };
+                        if rem > 16 {
+                            dw_quad_avx512::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0, mask);
+                        } else {
+                            dw_quad_avx512::<1>(d, iy0, ky_lo, ky_hi, ix0, out, c0, mask);
+                        }
+                    }
+                    ox += 4;
+                    continue;
+                }
                 let kx_lo = (-ix0).max(0) as usize;
                 let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
                 let px = Px {
@@ -179,6 +207,73 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
                         _ => dw_group_avx512::<3>(d, &px, c0, mask),
                     }
                 }
+                ox += 1;
+            }
+        }
+    }
+}
+
+/// Output columns `lo..hi` whose taps all fall inside the image horizontally.
+fn interior(d: &DwArgs) -> (usize, usize) {
+    let lo = d.pad_l.div_ceil(d.stride);
+    let hi = if d.w + d.pad_l >= d.k {
+        ((d.w + d.pad_l - d.k) / d.stride + 1).min(d.ow)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// Four horizontally adjacent interior output pixels, `NV` vectors of channels from
+/// `c0` (the last one masked by `last_mask`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn dw_quad_avx512<const NV: usize>(
+    d: &DwArgs,
+    iy0: isize,
+    ky_lo: usize,
+    ky_hi: usize,
+    ix0: isize,
+    out: *mut f32,
+    c0: usize,
+    last_mask: __mmask16,
+) {
+    const P: usize = 4;
+    unsafe {
+        let mut masks = [0xffffu16; NV];
+        masks[NV - 1] = last_mask;
+        let mut acc = [[_mm512_setzero_ps(); NV]; P];
+        for v in 0..NV {
+            let b = _mm512_maskz_loadu_ps(masks[v], d.bias.add(c0 + v * 16));
+            for a in acc.iter_mut() {
+                a[v] = b;
+            }
+        }
+        let step = d.stride * d.c;
+        for ky in ky_lo..ky_hi {
+            let iy = (iy0 + ky as isize) as usize;
+            let row = d.input.add((iy * d.w) * d.c + c0);
+            for kx in 0..d.k {
+                let src = row.add((ix0 as usize + kx) * d.c);
+                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
+                let mut wv = [_mm512_setzero_ps(); NV];
+                for v in 0..NV {
+                    wv[v] = _mm512_maskz_loadu_ps(masks[v], wk.add(v * 16));
+                }
+                for (p, a) in acc.iter_mut().enumerate() {
+                    for v in 0..NV {
+                        let x = _mm512_maskz_loadu_ps(masks[v], src.add(p * step + v * 16));
+                        a[v] = _mm512_fmadd_ps(x, wv[v], a[v]);
+                    }
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for (p, a) in acc.iter().enumerate() {
+            for v in 0..NV {
+                let y = _mm512_min_ps(_mm512_max_ps(a[v], zero), six);
+                _mm512_mask_storeu_ps(out.add(p * d.c + c0 + v * 16), masks[v], y);
             }
         }
     }
@@ -226,8 +321,38 @@ pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
             let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
             let ky_lo = (-iy0).max(0) as usize;
             let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
-            for ox in 0..d.ow {
+            let (in_lo, in_hi) = interior(d);
+            let mut ox = 0;
+            while ox < d.ow {
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+                if ox >= in_lo && ox + 4 <= in_hi {
+                    let out = d.out.add((oy * d.ow + ox) * c);
+                    let mut c0 = 0;
+                    while c0 + 16 <= c {
+                        dw_quad_avx2::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0);
+                        c0 += 16;
+                    }
+                    if c0 + 8 <= c {
+                        dw_quad_avx2::<1>(d, iy0, ky_lo, ky_hi, ix0, out, c0);
+                        c0 += 8;
+                    }
+                    if c0 < c {
+                        for p in 0..4 {
+                            let px = Px {
+                                iy0,
+                                ix0: ix0 + (p * d.stride) as isize,
+                                ky_lo,
+                                ky_hi,
+                                kx_lo: 0,
+                                kx_hi: d.k,
+                                out: out.add(p * c),
+                            };
+                            super::depthwise_pixel_scalar(d, &px, c0, c);
+                        }
+                    }
+                    ox += 4;
+                    continue;
+                }
                 let kx_lo = (-ix0).max(0) as usize;
                 let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
                 let px = Px {
@@ -254,6 +379,58 @@ pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
                 if c0 < c {
                     super::depthwise_pixel_scalar(d, &px, c0, c);
                 }
+                ox += 1;
+            }
+        }
+    }
+}
+
+/// Four interior pixels, `NV` full vectors of 8 channels from `c0` (AVX2).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn dw_quad_avx2<const NV: usize>(
+    d: &DwArgs,
+    iy0: isize,
+    ky_lo: usize,
+    ky_hi: usize,
+    ix0: isize,
+    out: *mut f32,
+    c0: usize,
+) {
+    const P: usize = 4;
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); NV]; P];
+        for v in 0..NV {
+            let b = _mm256_loadu_ps(d.bias.add(c0 + v * 8));
+            for a in acc.iter_mut() {
+                a[v] = b;
+            }
+        }
+        let step = d.stride * d.c;
+        for ky in ky_lo..ky_hi {
+            let iy = (iy0 + ky as isize) as usize;
+            let row = d.input.add((iy * d.w) * d.c + c0);
+            for kx in 0..d.k {
+                let src = row.add((ix0 as usize + kx) * d.c);
+                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
+                let mut wv = [_mm256_setzero_ps(); NV];
+                for v in 0..NV {
+                    wv[v] = _mm256_loadu_ps(wk.add(v * 8));
+                }
+                for (p, a) in acc.iter_mut().enumerate() {
+                    for v in 0..NV {
+                        let x = _mm256_loadu_ps(src.add(p * step + v * 8));
+                        a[v] = _mm256_fmadd_ps(x, wv[v], a[v]);
+                    }
+                }
+            }
+        }
+        let zero = _mm256_setzero_ps();
+        let six = _mm256_set1_ps(6.0);
+        for (p, a) in acc.iter().enumerate() {
+            for v in 0..NV {
+                let y = _mm256_min_ps(_mm256_max_ps(a[v], zero), six);
+                _mm256_storeu_ps(out.add(p * d.c + c0 + v * 8), y);
             }
         }
     }
