@@ -314,12 +314,17 @@ impl Isa {
         }
     }
 
-    /// Rows of the GEMM micro-kernel.
-    fn mr(self) -> usize {
+    /// Rows of the GEMM micro-kernel for `m` rows: AVX-512 has kernels of 12, 10 and
+    /// 8 rows and picks the one with the least padding (per-tile cost ~ rows + 2), so
+    /// that e.g. the 7×7 = 49 pixels of the last stages are not computed as 60.
+    fn mr(self, m: usize) -> usize {
         match self {
             Isa::Scalar => 4,
             Isa::Avx2 => 6,
-            Isa::Avx512 => 12,
+            Isa::Avx512 => [12, 10, 8]
+                .into_iter()
+                .min_by_key(|&r| (m.div_ceil(r) * (r + 2), usize::MAX - r))
+                .unwrap(),
         }
     }
 }
@@ -566,26 +571,26 @@ impl PackedGemm {
         let a_ptr = SendPtr(a.as_ptr() as *mut f32);
         let c_ptr = SendPtr(out.as_mut_ptr());
         let r_ptr = SendPtr(residual.map_or(std::ptr::null_mut(), |r| r.as_ptr() as *mut f32));
-        let mr = self.isa.mr();
+        let mr = self.isa.mr(m);
         let threads = if par { rayon::current_num_threads() } else { 1 };
         let work = m * self.n * self.k;
         let np = self.panels.len();
         // SAFETY (all branches): sizes checked above; parts write disjoint outputs.
         if threads <= 1 || work < 200_000 {
-            unsafe { self.run_range(a_ptr, 0, m, 0, np, c_ptr, r_ptr, relu6) };
+            unsafe { self.run_range(a_ptr, 0, m, 0, np, c_ptr, r_ptr, relu6, mr) };
         } else if m >= threads * 4 * mr {
             let tiles = m.div_ceil(mr);
             for_parts(threads, |t| {
                 let lo = (tiles * t / threads * mr).min(m);
                 let hi = (tiles * (t + 1) / threads * mr).min(m);
-                unsafe { self.run_range(a_ptr, lo, hi, 0, np, c_ptr, r_ptr, relu6) };
+                unsafe { self.run_range(a_ptr, lo, hi, 0, np, c_ptr, r_ptr, relu6, mr) };
             });
         } else {
             let parts = threads.min(np);
             for_parts(parts, |t| {
                 let lo = np * t / parts;
                 let hi = np * (t + 1) / parts;
-                unsafe { self.run_range(a_ptr, 0, m, lo, hi, c_ptr, r_ptr, relu6) };
+                unsafe { self.run_range(a_ptr, 0, m, lo, hi, c_ptr, r_ptr, relu6, mr) };
             });
         }
     }
@@ -603,8 +608,8 @@ impl PackedGemm {
         c: SendPtr<f32>,
         res: SendPtr<f32>,
         relu6: bool,
+        mr: usize,
     ) {
-        let mr = self.isa.mr();
         let (k, n) = (self.k, self.n);
         let mc = ((96 * 1024 / (k.max(1) * 4)) / mr).max(1) * mr;
         let mut mb = m_lo;
@@ -635,7 +640,7 @@ impl PackedGemm {
                             relu6,
                         }
                     };
-                    unsafe { gemm_tile(self.isa, panel.nv, &t) };
+                    unsafe { gemm_tile(self.isa, mr, panel.nv, &t) };
                     i += rows;
                 }
             }
@@ -646,13 +651,21 @@ impl PackedGemm {
 
 /// # Safety
 /// `isa` must be supported by the CPU; the tile's pointers valid.
-unsafe fn gemm_tile(isa: Isa, nv: usize, t: &GemmTile) {
+unsafe fn gemm_tile(isa: Isa, mr: usize, nv: usize, t: &GemmTile) {
     unsafe {
         match (isa, nv) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, 2) => x86::gemm_avx512::<2>(t),
+            (Isa::Avx512, 2) => match mr {
+                12 => x86::gemm_avx512::<12, 2>(t),
+                10 => x86::gemm_avx512::<10, 2>(t),
+                _ => x86::gemm_avx512::<8, 2>(t),
+            },
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, _) => x86::gemm_avx512::<1>(t),
+            (Isa::Avx512, _) => match mr {
+                12 => x86::gemm_avx512::<12, 1>(t),
+                10 => x86::gemm_avx512::<10, 1>(t),
+                _ => x86::gemm_avx512::<8, 1>(t),
+            },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2, 2) => x86::gemm_avx2::<2>(t),
             #[cfg(target_arch = "x86_64")]

@@ -655,24 +655,40 @@ mod tests {
         bn(&mut ts, "_bn1", 1280, &mut rnd);
         ts.insert("_fc.weight".into(), rnd(&[10, 1280], 0.1, 0.0));
         ts.insert("_fc.bias".into(), rnd(&[10], 0.1, 0.0));
-        let net = EfficientNetLite::from_tensors(ts, "lite0", &dev).unwrap();
         let img: Vec<f32> = rnd(&[224 * 224 * 3], 2.0, 0.0).to_vec1().unwrap();
         let img2: Vec<f32> = img.iter().rev().copied().collect();
-        let a = net.forward_candle(&[img.clone(), img2.clone()]).unwrap();
-        let b = net.forward_cpu(&[img, img2]).unwrap();
-        let mut max_diff = 0f32;
-        let mut max_val = 0f32;
-        for (x, y) in a.features.iter().flatten().zip(b.features.iter().flatten()) {
-            max_diff = max_diff.max((x - y).abs());
-            max_val = max_val.max(x.abs());
+        let images = [img.clone(), img2, img];
+        let reference = EfficientNetLite::from_tensors(ts.clone(), "lite0", &dev).unwrap();
+        let a = reference.forward_candle(&images).unwrap();
+        // Every instruction set this CPU has; batch 3 on two threads runs two images
+        // one per thread and the third with its layers split over the threads.
+        cpu::set_cpu_threads(2);
+        for isa in cpu::Isa::supported() {
+            let net =
+                EfficientNetLite::from_tensors_with_isa(ts.clone(), "lite0", &dev, isa).unwrap();
+            assert_eq!(net.cpu_isa(), isa.name());
+            for n in [1, 3] {
+                let b = net.forward_cpu(&images[..n]).unwrap();
+                let mut max_diff = 0f32;
+                let mut max_val = 0f32;
+                for (x, y) in a.features.iter().flatten().zip(b.features.iter().flatten()) {
+                    max_diff = max_diff.max((x - y).abs());
+                    max_val = max_val.max(x.abs());
+                }
+                for (x, y) in a.logits.iter().flatten().zip(b.logits.iter().flatten()) {
+                    max_diff = max_diff.max((x - y).abs());
+                }
+                assert!(max_val > 0.01, "degenerate test network");
+                assert!(
+                    max_diff < 1e-3,
+                    "{isa:?} batch {n}: CPU kernels differ from Candle by {max_diff}"
+                );
+                // The first image must not depend on the batch it is in.
+                assert_eq!(
+                    b.features[0],
+                    net.forward_cpu(&images[..1]).unwrap().features[0]
+                );
+            }
         }
-        for (x, y) in a.logits.iter().flatten().zip(b.logits.iter().flatten()) {
-            max_diff = max_diff.max((x - y).abs());
-        }
-        assert!(max_val > 0.01, "degenerate test network");
-        assert!(
-            max_diff < 1e-3,
-            "CPU kernels differ from Candle by {max_diff}"
-        );
     }
 }

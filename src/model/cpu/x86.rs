@@ -2,16 +2,17 @@
 //! of the features (see `Isa::detect`); every function here is `unsafe` for that
 //! reason and for its raw pointers.
 
+#![allow(clippy::needless_range_loop)] // index loops read best in the SIMD kernels
+
 use super::{DwArgs, GemmTile, Px};
 use std::arch::x86_64::*;
 
-/// GEMM micro-kernel, AVX-512: up to 12 rows × `NV`·16 columns over the full K.
+/// GEMM micro-kernel, AVX-512: up to `MR` (≤ 12) rows × `NV`·16 columns over the full K.
 /// Rows beyond `t.rows` re-read row 0 (their results are discarded), columns beyond
 /// `t.cols` are masked on load and store; the packed panel and bias are zero-padded
 /// to `NV`·16 columns.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn gemm_avx512<const NV: usize>(t: &GemmTile) {
-    const MR: usize = 12;
+pub unsafe fn gemm_avx512<const MR: usize, const NV: usize>(t: &GemmTile) {
     unsafe {
         let mut ap = [t.a; MR];
         for (i, p) in ap.iter_mut().enumerate() {
