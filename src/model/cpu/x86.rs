@@ -140,6 +140,10 @@ pub unsafe fn gemm_avx2<const NV: usize>(t: &GemmTile) {
 
 /// Depthwise convolution + bias + ReLU6 over output rows `oy0..oy1`, AVX-512.
 /// Channels are vectorised (NHWC), up to 4 vectors of 16 per pass.
+/// Depthwise convolution + bias + ReLU6 over output rows `oy0..oy1`, AVX-512.
+/// Channels are vectorised (NHWC); up to four horizontally adjacent output pixels
+/// are computed together (independent accumulators, one weight load per tap for
+/// all of them), taps outside the image skipped per pixel.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
     unsafe {
@@ -148,98 +152,70 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
             let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
             let ky_lo = (-iy0).max(0) as usize;
             let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
-            let (in_lo, in_hi) = interior(d);
             let mut ox = 0;
             while ox < d.ow {
+                let np = (d.ow - ox).min(4);
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
-                if ox >= in_lo && ox + 4 <= in_hi {
-                    // Four interior pixels at once: independent accumulators and one
-                    // weight load per tap for all four.
-                    let out = d.out.add((oy * d.ow + ox) * c);
-                    let mut c0 = 0;
-                    while c0 + 32 <= c {
-                        dw_quad_avx512::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0, 0xffff);
-                        c0 += 32;
-                    }
-                    let rem = c - c0;
-                    if rem > 0 {
-                        let last = rem % 16;
-                        let mask: __mmask16 = if last == 0 {
-                            0xffff
-                        } else {
-                            ((1u32 << last) - 1) as u16
-                        };
-                        if rem > 16 {
-                            dw_quad_avx512::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0, mask);
-                        } else {
-                            dw_quad_avx512::<1>(d, iy0, ky_lo, ky_hi, ix0, out, c0, mask);
-                        }
-                    }
-                    ox += 4;
-                    continue;
-                }
-                let kx_lo = (-ix0).max(0) as usize;
-                let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
-                let px = Px {
+                let out = d.out.add((oy * d.ow + ox) * c);
+                // All taps of the group inside the image horizontally: no checks.
+                let inside = ix0 >= 0 && ix0 as usize + (np - 1) * d.stride + d.k <= d.w;
+                let g = Group {
                     iy0,
-                    ix0,
                     ky_lo,
                     ky_hi,
-                    kx_lo,
-                    kx_hi,
-                    out: d.out.add((oy * d.ow + ox) * c),
+                    ix0,
+                    out,
                 };
                 let mut c0 = 0;
-                while c0 + 64 <= c {
-                    dw_group_avx512::<4>(d, &px, c0, 0xffff);
-                    c0 += 64;
-                }
-                let rem = c - c0;
-                if rem > 0 {
-                    let last = rem % 16;
-                    let mask: __mmask16 = if last == 0 {
+                while c0 < c {
+                    let rem = c - c0;
+                    let nv = if rem > 16 { 2 } else { 1 };
+                    let last = rem.min(32) - (nv - 1) * 16;
+                    let mask: __mmask16 = if last >= 16 {
                         0xffff
                     } else {
                         ((1u32 << last) - 1) as u16
                     };
-                    match rem.div_ceil(16) {
-                        1 => dw_group_avx512::<1>(d, &px, c0, mask),
-                        2 => dw_group_avx512::<2>(d, &px, c0, mask),
-                        _ => dw_group_avx512::<3>(d, &px, c0, mask),
+                    match (np, nv, inside) {
+                        (4, 2, true) => dw_pixels_avx512::<4, 2, false>(d, &g, c0, mask),
+                        (4, 2, false) => dw_pixels_avx512::<4, 2, true>(d, &g, c0, mask),
+                        (4, _, true) => dw_pixels_avx512::<4, 1, false>(d, &g, c0, mask),
+                        (4, _, false) => dw_pixels_avx512::<4, 1, true>(d, &g, c0, mask),
+                        (3, 2, _) => dw_pixels_avx512::<3, 2, true>(d, &g, c0, mask),
+                        (3, _, _) => dw_pixels_avx512::<3, 1, true>(d, &g, c0, mask),
+                        (2, 2, _) => dw_pixels_avx512::<2, 2, true>(d, &g, c0, mask),
+                        (2, _, _) => dw_pixels_avx512::<2, 1, true>(d, &g, c0, mask),
+                        (_, 2, _) => dw_pixels_avx512::<1, 2, true>(d, &g, c0, mask),
+                        (_, _, _) => dw_pixels_avx512::<1, 1, true>(d, &g, c0, mask),
                     }
+                    c0 += 32;
                 }
-                ox += 1;
+                ox += np;
             }
         }
     }
 }
 
-/// Output columns `lo..hi` whose taps all fall inside the image horizontally.
-fn interior(d: &DwArgs) -> (usize, usize) {
-    let lo = d.pad_l.div_ceil(d.stride);
-    let hi = if d.w + d.pad_l >= d.k {
-        ((d.w + d.pad_l - d.k) / d.stride + 1).min(d.ow)
-    } else {
-        0
-    };
-    (lo, hi.max(lo))
-}
-
-/// Four horizontally adjacent interior output pixels, `NV` vectors of channels from
-/// `c0` (the last one masked by `last_mask`).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn dw_quad_avx512<const NV: usize>(
-    d: &DwArgs,
+/// A run of horizontally adjacent output pixels of one row.
+struct Group {
     iy0: isize,
     ky_lo: usize,
     ky_hi: usize,
+    /// Input column of tap 0 of the first pixel.
     ix0: isize,
+    /// Output of the first pixel.
     out: *mut f32,
+}
+
+/// `P` adjacent output pixels × `NV` vectors of 16 channels from `c0` (the last
+/// vector masked by `last_mask`).
+#[inline(always)]
+unsafe fn dw_pixels_avx512<const P: usize, const NV: usize, const CHECK: bool>(
+    d: &DwArgs,
+    g: &Group,
     c0: usize,
     last_mask: __mmask16,
 ) {
-    const P: usize = 4;
     unsafe {
         let mut masks = [0xffffu16; NV];
         masks[NV - 1] = last_mask;
@@ -250,20 +226,24 @@ unsafe fn dw_quad_avx512<const NV: usize>(
                 a[v] = b;
             }
         }
-        let step = d.stride * d.c;
-        for ky in ky_lo..ky_hi {
-            let iy = (iy0 + ky as isize) as usize;
-            let row = d.input.add((iy * d.w) * d.c + c0);
+        let w = d.w as isize;
+        for ky in g.ky_lo..g.ky_hi {
+            let iy = (g.iy0 + ky as isize) as usize;
+            let row = d.input.add(iy * d.w * d.c + c0);
             for kx in 0..d.k {
-                let src = row.add((ix0 as usize + kx) * d.c);
                 let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
                 let mut wv = [_mm512_setzero_ps(); NV];
                 for v in 0..NV {
                     wv[v] = _mm512_maskz_loadu_ps(masks[v], wk.add(v * 16));
                 }
                 for (p, a) in acc.iter_mut().enumerate() {
+                    let ix = g.ix0 + (p * d.stride + kx) as isize;
+                    if CHECK && (ix < 0 || ix >= w) {
+                        continue;
+                    }
+                    let src = row.add(ix as usize * d.c);
                     for v in 0..NV {
-                        let x = _mm512_maskz_loadu_ps(masks[v], src.add(p * step + v * 16));
+                        let x = _mm512_maskz_loadu_ps(masks[v], src.add(v * 16));
                         a[v] = _mm512_fmadd_ps(x, wv[v], a[v]);
                     }
                 }
@@ -274,131 +254,83 @@ unsafe fn dw_quad_avx512<const NV: usize>(
         for (p, a) in acc.iter().enumerate() {
             for v in 0..NV {
                 let y = _mm512_min_ps(_mm512_max_ps(a[v], zero), six);
-                _mm512_mask_storeu_ps(out.add(p * d.c + c0 + v * 16), masks[v], y);
+                _mm512_mask_storeu_ps(g.out.add(p * d.c + c0 + v * 16), masks[v], y);
             }
         }
     }
 }
 
-#[inline(always)]
-unsafe fn dw_group_avx512<const NV: usize>(d: &DwArgs, px: &Px, c0: usize, last_mask: __mmask16) {
-    unsafe {
-        let mut masks = [0xffffu16; NV];
-        masks[NV - 1] = last_mask;
-        let mut acc = [_mm512_setzero_ps(); NV];
-        for v in 0..NV {
-            acc[v] = _mm512_maskz_loadu_ps(masks[v], d.bias.add(c0 + v * 16));
-        }
-        for ky in px.ky_lo..px.ky_hi {
-            let iy = (px.iy0 + ky as isize) as usize;
-            let row = d.input.add(iy * d.w * d.c);
-            for kx in px.kx_lo..px.kx_hi {
-                let ix = (px.ix0 + kx as isize) as usize;
-                let src = row.add(ix * d.c + c0);
-                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
-                for v in 0..NV {
-                    let x = _mm512_maskz_loadu_ps(masks[v], src.add(v * 16));
-                    let w = _mm512_maskz_loadu_ps(masks[v], wk.add(v * 16));
-                    acc[v] = _mm512_fmadd_ps(x, w, acc[v]);
-                }
-            }
-        }
-        let zero = _mm512_setzero_ps();
-        let six = _mm512_set1_ps(6.0);
-        for v in 0..NV {
-            let y = _mm512_min_ps(_mm512_max_ps(acc[v], zero), six);
-            _mm512_mask_storeu_ps(px.out.add(c0 + v * 16), masks[v], y);
-        }
-    }
-}
-
-/// Depthwise convolution + bias + ReLU6, AVX2+FMA (channels in vectors of 8, up to
-/// 4 per pass; a channel count that is not a multiple of 8 ends with a scalar tail).
+/// Depthwise convolution + bias + ReLU6, AVX2+FMA: like `depthwise_avx512` with
+/// vectors of 8 channels; a channel count that is not a multiple of 8 ends with a
+/// scalar tail.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
     unsafe {
         let c = d.c;
+        let cv = c / 8 * 8;
         for oy in oy0..oy1 {
             let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
             let ky_lo = (-iy0).max(0) as usize;
             let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
-            let (in_lo, in_hi) = interior(d);
             let mut ox = 0;
             while ox < d.ow {
+                let np = (d.ow - ox).min(4);
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
-                if ox >= in_lo && ox + 4 <= in_hi {
-                    let out = d.out.add((oy * d.ow + ox) * c);
-                    let mut c0 = 0;
-                    while c0 + 16 <= c {
-                        dw_quad_avx2::<2>(d, iy0, ky_lo, ky_hi, ix0, out, c0);
-                        c0 += 16;
-                    }
-                    if c0 + 8 <= c {
-                        dw_quad_avx2::<1>(d, iy0, ky_lo, ky_hi, ix0, out, c0);
-                        c0 += 8;
-                    }
-                    if c0 < c {
-                        for p in 0..4 {
-                            let px = Px {
-                                iy0,
-                                ix0: ix0 + (p * d.stride) as isize,
-                                ky_lo,
-                                ky_hi,
-                                kx_lo: 0,
-                                kx_hi: d.k,
-                                out: out.add(p * c),
-                            };
-                            super::depthwise_pixel_scalar(d, &px, c0, c);
-                        }
-                    }
-                    ox += 4;
-                    continue;
-                }
-                let kx_lo = (-ix0).max(0) as usize;
-                let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
-                let px = Px {
+                let out = d.out.add((oy * d.ow + ox) * c);
+                // All taps of the group inside the image horizontally: no checks.
+                let inside = ix0 >= 0 && ix0 as usize + (np - 1) * d.stride + d.k <= d.w;
+                let g = Group {
                     iy0,
-                    ix0,
                     ky_lo,
                     ky_hi,
-                    kx_lo,
-                    kx_hi,
-                    out: d.out.add((oy * d.ow + ox) * c),
+                    ix0,
+                    out,
                 };
                 let mut c0 = 0;
-                while c0 + 32 <= c {
-                    dw_group_avx2::<4>(d, &px, c0);
-                    c0 += 32;
+                while c0 < cv {
+                    let nv = if cv - c0 >= 16 { 2 } else { 1 };
+                    match (np, nv, inside) {
+                        (4, 2, true) => dw_pixels_avx2::<4, 2, false>(d, &g, c0),
+                        (4, 2, false) => dw_pixels_avx2::<4, 2, true>(d, &g, c0),
+                        (4, _, true) => dw_pixels_avx2::<4, 1, false>(d, &g, c0),
+                        (4, _, false) => dw_pixels_avx2::<4, 1, true>(d, &g, c0),
+                        (3, 2, _) => dw_pixels_avx2::<3, 2, true>(d, &g, c0),
+                        (3, _, _) => dw_pixels_avx2::<3, 1, true>(d, &g, c0),
+                        (2, 2, _) => dw_pixels_avx2::<2, 2, true>(d, &g, c0),
+                        (2, _, _) => dw_pixels_avx2::<2, 1, true>(d, &g, c0),
+                        (_, 2, _) => dw_pixels_avx2::<1, 2, true>(d, &g, c0),
+                        (_, _, _) => dw_pixels_avx2::<1, 1, true>(d, &g, c0),
+                    }
+                    c0 += nv * 8;
                 }
-                match (c - c0) / 8 {
-                    0 => {}
-                    1 => dw_group_avx2::<1>(d, &px, c0),
-                    2 => dw_group_avx2::<2>(d, &px, c0),
-                    _ => dw_group_avx2::<3>(d, &px, c0),
+                if cv < c {
+                    for p in 0..np {
+                        let pix0 = ix0 + (p * d.stride) as isize;
+                        let px = Px {
+                            iy0,
+                            ix0: pix0,
+                            ky_lo,
+                            ky_hi,
+                            kx_lo: (-pix0).max(0) as usize,
+                            kx_hi: ((d.w as isize - pix0).min(d.k as isize)).max(0) as usize,
+                            out: out.add(p * c),
+                        };
+                        super::depthwise_pixel_scalar(d, &px, cv, c);
+                    }
                 }
-                c0 += (c - c0) / 8 * 8;
-                if c0 < c {
-                    super::depthwise_pixel_scalar(d, &px, c0, c);
-                }
-                ox += 1;
+                ox += np;
             }
         }
     }
 }
 
-/// Four interior pixels, `NV` full vectors of 8 channels from `c0` (AVX2).
-#[allow(clippy::too_many_arguments)]
+/// `P` adjacent output pixels × `NV` full vectors of 8 channels from `c0` (AVX2).
 #[inline(always)]
-unsafe fn dw_quad_avx2<const NV: usize>(
+unsafe fn dw_pixels_avx2<const P: usize, const NV: usize, const CHECK: bool>(
     d: &DwArgs,
-    iy0: isize,
-    ky_lo: usize,
-    ky_hi: usize,
-    ix0: isize,
-    out: *mut f32,
+    g: &Group,
     c0: usize,
 ) {
-    const P: usize = 4;
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); NV]; P];
         for v in 0..NV {
@@ -407,20 +339,24 @@ unsafe fn dw_quad_avx2<const NV: usize>(
                 a[v] = b;
             }
         }
-        let step = d.stride * d.c;
-        for ky in ky_lo..ky_hi {
-            let iy = (iy0 + ky as isize) as usize;
-            let row = d.input.add((iy * d.w) * d.c + c0);
+        let w = d.w as isize;
+        for ky in g.ky_lo..g.ky_hi {
+            let iy = (g.iy0 + ky as isize) as usize;
+            let row = d.input.add(iy * d.w * d.c + c0);
             for kx in 0..d.k {
-                let src = row.add((ix0 as usize + kx) * d.c);
                 let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
                 let mut wv = [_mm256_setzero_ps(); NV];
                 for v in 0..NV {
                     wv[v] = _mm256_loadu_ps(wk.add(v * 8));
                 }
                 for (p, a) in acc.iter_mut().enumerate() {
+                    let ix = g.ix0 + (p * d.stride + kx) as isize;
+                    if CHECK && (ix < 0 || ix >= w) {
+                        continue;
+                    }
+                    let src = row.add(ix as usize * d.c);
                     for v in 0..NV {
-                        let x = _mm256_loadu_ps(src.add(p * step + v * 8));
+                        let x = _mm256_loadu_ps(src.add(v * 8));
                         a[v] = _mm256_fmadd_ps(x, wv[v], a[v]);
                     }
                 }
@@ -431,38 +367,8 @@ unsafe fn dw_quad_avx2<const NV: usize>(
         for (p, a) in acc.iter().enumerate() {
             for v in 0..NV {
                 let y = _mm256_min_ps(_mm256_max_ps(a[v], zero), six);
-                _mm256_storeu_ps(out.add(p * d.c + c0 + v * 8), y);
+                _mm256_storeu_ps(g.out.add(p * d.c + c0 + v * 8), y);
             }
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn dw_group_avx2<const NV: usize>(d: &DwArgs, px: &Px, c0: usize) {
-    unsafe {
-        let mut acc = [_mm256_setzero_ps(); NV];
-        for (v, a) in acc.iter_mut().enumerate() {
-            *a = _mm256_loadu_ps(d.bias.add(c0 + v * 8));
-        }
-        for ky in px.ky_lo..px.ky_hi {
-            let iy = (px.iy0 + ky as isize) as usize;
-            let row = d.input.add(iy * d.w * d.c);
-            for kx in px.kx_lo..px.kx_hi {
-                let ix = (px.ix0 + kx as isize) as usize;
-                let src = row.add(ix * d.c + c0);
-                let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
-                for (v, a) in acc.iter_mut().enumerate() {
-                    let x = _mm256_loadu_ps(src.add(v * 8));
-                    let w = _mm256_loadu_ps(wk.add(v * 8));
-                    *a = _mm256_fmadd_ps(x, w, *a);
-                }
-            }
-        }
-        let zero = _mm256_setzero_ps();
-        let six = _mm256_set1_ps(6.0);
-        for (v, a) in acc.iter().enumerate() {
-            let y = _mm256_min_ps(_mm256_max_ps(*a, zero), six);
-            _mm256_storeu_ps(px.out.add(c0 + v * 8), y);
         }
     }
 }
