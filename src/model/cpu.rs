@@ -579,14 +579,17 @@ impl PackedGemm {
         if threads <= 1 || work < 200_000 {
             unsafe { self.run_range(a_ptr, 0, m, 0, np, c_ptr, r_ptr, relu6, mr) };
         } else if m >= threads * 4 * mr {
+            // A few parts per thread, so that work stealing evens out a thread that
+            // another process delays.
             let tiles = m.div_ceil(mr);
-            for_parts(threads, |t| {
-                let lo = (tiles * t / threads * mr).min(m);
-                let hi = (tiles * (t + 1) / threads * mr).min(m);
+            let parts = (threads * 4).min(tiles / 2);
+            for_parts(parts, |t| {
+                let lo = (tiles * t / parts * mr).min(m);
+                let hi = (tiles * (t + 1) / parts * mr).min(m);
                 unsafe { self.run_range(a_ptr, lo, hi, 0, np, c_ptr, r_ptr, relu6, mr) };
             });
         } else {
-            let parts = threads.min(np);
+            let parts = (threads * 2).min(np);
             for_parts(parts, |t| {
                 let lo = np * t / parts;
                 let hi = np * (t + 1) / parts;
@@ -810,12 +813,12 @@ pub fn depthwise_image(
             }
         }
     };
-    let threads = if par && oh * ow * c * kernel * kernel > 100_000 {
-        rayon::current_num_threads().min(oh)
+    let parts = if par && oh * ow * c * kernel * kernel > 100_000 {
+        (rayon::current_num_threads() * 4).min(oh)
     } else {
         1
     };
-    for_parts(threads, |t| rows(oh * t / threads, oh * (t + 1) / threads));
+    for_parts(parts, |t| rows(oh * t / parts, oh * (t + 1) / parts));
     (oh, ow)
 }
 
