@@ -43,44 +43,49 @@ cargo build --release -p reelmap --example cpu_speed >&2
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/cpu_speed
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+# Each (round, model, batch): Reelmap then ORT straight after, so that the pair sees
+# the same machine load.
 for r in $(seq 1 "$ROUNDS"); do
   for m in ${MODELS//,/ }; do
-    echo "round $r $m: load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-    { echo "{\"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"rows\": "
-      "$BIN" --models "$m" --batches "$BATCHES" --seconds "$SECS" --threads "$THREADS" --json
-      echo ", \"load_after\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"; } > "$OUT/reelmap_${m}_$r.json"
-    "$PY" bench/onnx_speed.py "$CACHE/$m.onnx" --batches "$BATCHES" --seconds "$SECS" --json \
-      > "$OUT/ort_${m}_$r.json"
+    for b in ${BATCHES//,/ }; do
+      echo "round $r $m batch $b: load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+      { echo "{\"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"rows\": "
+        "$BIN" --models "$m" --batches "$b" --seconds "$SECS" --threads "$THREADS" --json
+        echo ", \"load_after\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"; } > "$OUT/reelmap_${m}_${b}_$r.json"
+      "$PY" bench/onnx_speed.py "$CACHE/$m.onnx" --batches "$b" --seconds "$SECS" --json \
+        > "$OUT/ort_${m}_${b}_$r.json" 2>/dev/null
+    done
   done
 done
-"$PY" - "$OUT" "$MODELS" <<'PY'
-import glob, json, os, sys
-out, models = sys.argv[1], sys.argv[2].split(",")
-best, loads, isa, diff = {}, [], "?", None
-for f in sorted(glob.glob(os.path.join(out, "*.json"))):
-    d = json.load(open(f))
-    name = os.path.basename(f)
-    m = name.split("_")[1]
-    if name.startswith("reelmap"):
-        loads += [d["load_before"], d["load_after"]]
-        for row in d["rows"]:
-            k = (m, row["batch"], "reelmap")
-            best[k] = max(best.get(k, 0), row["images_per_s"])
+"$PY" - "$OUT" "$MODELS" "$BATCHES" "$ROUNDS" <<'PY'
+import json, os, sys
+out, models, batches, rounds = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(","), int(sys.argv[4])
+isa, diff = "?", None
+print(f"\n{'model':<7}{'batch':>6}{'round':>6}{'reelmap img/s':>15}{'ORT img/s':>11}{'ratio':>7}   load avg (1 min) before/after")
+summary = []
+for m in models:
+    for b in batches:
+        ratios, best_r, best_o = [], 0.0, 0.0
+        for r in range(1, rounds + 1):
+            rm = json.load(open(os.path.join(out, f"reelmap_{m}_{b}_{r}.json")))
+            ort = json.load(open(os.path.join(out, f"ort_{m}_{b}_{r}.json")))
+            row = rm["rows"][0]
             isa = f"{row['isa']}, {row['threads']} threads"
             if row.get("golden_max_feature_diff") is not None:
                 diff = row["golden_max_feature_diff"]
-    else:
-        loads += [" ".join(d["loadavg_before"] or []), " ".join(d["loadavg_after"] or [])]
-        for c in d["cases"]:
-            k = (m, c["batch"], "ort")
-            best[k] = max(best.get(k, 0), c["images_per_s"])
-print(f"\n{'model':<8}{'batch':>6}{'reelmap img/s':>15}{'ORT img/s':>12}{'ratio':>8}")
-for m in models:
-    for b in sorted({k[1] for k in best if k[0] == m}):
-        r, o = best.get((m, b, "reelmap"), 0), best.get((m, b, "ort"), 0)
-        print(f"{m:<8}{b:>6}{r:>15.1f}{o:>12.1f}{(r / o if o else float('nan')):>8.2f}")
-print(f"reelmap: {isa}; best of each engine over the rounds")
+            ri, oi = row["images_per_s"], ort["cases"][0]["images_per_s"]
+            best_r, best_o = max(best_r, ri), max(best_o, oi)
+            ratios.append(ri / oi)
+            loads = [rm["load_before"].split()[0], rm["load_after"].split()[0],
+                     (ort["loadavg_after"] or ["?"])[0]]
+            print(f"{m:<7}{b:>6}{r:>6}{ri:>15.1f}{oi:>11.1f}{ri / oi:>7.2f}   {' / '.join(loads)}")
+        summary.append((m, b, best_r, best_o, min(ratios), max(ratios)))
+print(f"\n{'model':<7}{'batch':>6}{'best reelmap':>14}{'best ORT':>10}{'ratio of bests':>16}{'paired ratios':>16}")
+for m, b, br, bo, lo, hi in summary:
+    print(f"{m:<7}{b:>6}{br:>14.1f}{bo:>10.1f}{br / bo:>16.2f}{f'{lo:.2f}..{hi:.2f}':>16}")
+print(f"reelmap: {isa}; ratio = Reelmap / ONNX Runtime (> 1: Reelmap faster)")
 if diff is not None:
     print(f"reelmap lite0 vs PyTorch golden: max |Δfeature| = {diff:.2e}")
-print(f"load average (1/5/15 min) during the runs: {' | '.join(loads)}")
+with open("/proc/loadavg") as f:
+    print(f"load average now: {' '.join(f.read().split()[:3])}")
 PY

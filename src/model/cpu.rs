@@ -314,14 +314,15 @@ impl Isa {
         }
     }
 
-    /// Rows of the GEMM micro-kernel for `m` rows: AVX-512 has kernels of 12, 10 and
-    /// 8 rows and picks the one with the least padding (per-tile cost ~ rows + 2), so
-    /// that e.g. the 7×7 = 49 pixels of the last stages are not computed as 60.
+    /// Rows of the GEMM micro-kernel for `m` rows: AVX-512 has kernels of 12, 10, 8,
+    /// 4, 2 and 1 rows and picks the one with the least padding (per-tile cost ~
+    /// rows + 2), so that e.g. the 7×7 = 49 pixels of the last stages are not
+    /// computed as 60, nor the classifier of one image as 8 rows.
     fn mr(self, m: usize) -> usize {
         match self {
             Isa::Scalar => 4,
             Isa::Avx2 => 6,
-            Isa::Avx512 => [12, 10, 8]
+            Isa::Avx512 => [12, 10, 8, 4, 2, 1]
                 .into_iter()
                 .min_by_key(|&r| (m.div_ceil(r) * (r + 2), usize::MAX - r))
                 .unwrap(),
@@ -661,13 +662,19 @@ unsafe fn gemm_tile(isa: Isa, mr: usize, nv: usize, t: &GemmTile) {
             (Isa::Avx512, 2) => match mr {
                 12 => x86::gemm_avx512::<12, 2>(t),
                 10 => x86::gemm_avx512::<10, 2>(t),
-                _ => x86::gemm_avx512::<8, 2>(t),
+                8 => x86::gemm_avx512::<8, 2>(t),
+                4 => x86::gemm_avx512::<4, 2>(t),
+                2 => x86::gemm_avx512::<2, 2>(t),
+                _ => x86::gemm_avx512::<1, 2>(t),
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx512, _) => match mr {
                 12 => x86::gemm_avx512::<12, 1>(t),
                 10 => x86::gemm_avx512::<10, 1>(t),
-                _ => x86::gemm_avx512::<8, 1>(t),
+                8 => x86::gemm_avx512::<8, 1>(t),
+                4 => x86::gemm_avx512::<4, 1>(t),
+                2 => x86::gemm_avx512::<2, 1>(t),
+                _ => x86::gemm_avx512::<1, 1>(t),
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2, 2) => x86::gemm_avx2::<2>(t),
