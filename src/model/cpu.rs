@@ -238,7 +238,8 @@ pub fn global_average_pool(input: &[f32], batch: usize, hw: usize, c: usize) -> 
 /// The instruction set the SIMD kernels are compiled for; picked at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
-    /// Portable Rust (auto-vectorised by the compiler for the build target).
+    /// Portable code: the `gemm` crate for the GEMMs (its own SIMD for aarch64 and
+    /// others), auto-vectorised Rust for the rest.
     Scalar,
     /// x86-64 AVX2 + FMA, 8 floats per vector.
     Avx2,
@@ -499,6 +500,17 @@ impl PackedGemm {
     pub fn new(isa: Isa, w: &[f32], bias: &[f32], k: usize, n: usize) -> PackedGemm {
         assert_eq!(w.len(), k * n, "weights are not k×n");
         assert_eq!(bias.len(), n, "bias is not n long");
+        if isa == Isa::Scalar {
+            // The portable path hands the plain `[k][n]` weights to the `gemm` crate.
+            return PackedGemm {
+                isa,
+                k,
+                n,
+                panels: Vec::new(),
+                data: w.to_vec(),
+                bias: bias.to_vec(),
+            };
+        }
         let lanes = isa.lanes();
         let mut panels = Vec::new();
         let mut data = Vec::new();
@@ -569,6 +581,10 @@ impl PackedGemm {
         if m == 0 || self.n == 0 {
             return;
         }
+        if self.isa == Isa::Scalar {
+            self.run_portable(a, m, out, residual, relu6, par);
+            return;
+        }
         let a_ptr = SendPtr(a.as_ptr() as *mut f32);
         let c_ptr = SendPtr(out.as_mut_ptr());
         let r_ptr = SendPtr(residual.map_or(std::ptr::null_mut(), |r| r.as_ptr() as *mut f32));
@@ -596,6 +612,60 @@ impl PackedGemm {
                 let hi = np * (t + 1) / parts;
                 unsafe { self.run_range(a_ptr, 0, m, lo, hi, c_ptr, r_ptr, relu6, mr) };
             });
+        }
+    }
+
+    /// Portable path: the `gemm` crate (which has its own SIMD kernels for aarch64 and
+    /// others) accumulating onto bias (+ residual), then ReLU6.
+    fn run_portable(
+        &self,
+        a: &[f32],
+        m: usize,
+        out: &mut [f32],
+        residual: Option<&[f32]>,
+        relu6: bool,
+        par: bool,
+    ) {
+        let (k, n) = (self.k, self.n);
+        let out = &mut out[..m * n];
+        for (i, row) in out.chunks_exact_mut(n).enumerate() {
+            row.copy_from_slice(&self.bias);
+            if let Some(r) = residual {
+                for (o, x) in row.iter_mut().zip(&r[i * n..(i + 1) * n]) {
+                    *o += x;
+                }
+            }
+        }
+        // SAFETY: `a` holds m×k, `data` k×n and `out` m×n row-major values.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.as_ptr(),
+                1,
+                k as isize,
+                self.data.as_ptr(),
+                1,
+                n as isize,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                if par {
+                    gemm::Parallelism::Rayon(0)
+                } else {
+                    gemm::Parallelism::None
+                },
+            );
+        }
+        if relu6 {
+            relu6_in_place(out);
         }
     }
 
