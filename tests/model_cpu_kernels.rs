@@ -180,6 +180,11 @@ fn depthwise_matches_definition() {
             (14, 14, 96),
             (9, 7, 144),
             (17, 15, 200),
+            // Wide rows: groups of four pixels fully inside at stride 2 and kernel 5.
+            (9, 40, 24),
+            (5, 37, 48),
+            (6, 29, 16),
+            (4, 64, 7),
         ] {
             for k in [3, 5] {
                 for stride in [1, 2] {

@@ -176,7 +176,19 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
                     } else {
                         ((1u32 << last) - 1) as u16
                     };
+                    match (np, nv, inside, d.k, d.stride) {
+                        (4, 2, true, 3, 1) => dw_inside_avx512::<3, 1, 2>(d, &g, c0, mask),
+                        (4, 2, true, 3, 2) => dw_inside_avx512::<3, 2, 2>(d, &g, c0, mask),
+                        (4, 2, true, 5, 1) => dw_inside_avx512::<5, 1, 2>(d, &g, c0, mask),
+                        (4, 2, true, 5, 2) => dw_inside_avx512::<5, 2, 2>(d, &g, c0, mask),
+                        (4, 1, true, 3, 1) => dw_inside_avx512::<3, 1, 1>(d, &g, c0, mask),
+                        (4, 1, true, 3, 2) => dw_inside_avx512::<3, 2, 1>(d, &g, c0, mask),
+                        (4, 1, true, 5, 1) => dw_inside_avx512::<5, 1, 1>(d, &g, c0, mask),
+                        (4, 1, true, 5, 2) => dw_inside_avx512::<5, 2, 1>(d, &g, c0, mask),
+                        _ => {}
+                    }
                     match (np, nv, inside) {
+                        _ if np == 4 && inside && matches!((d.k, d.stride), (3 | 5, 1 | 2)) => {}
                         (4, 2, true) => dw_pixels_avx512::<4, 2, false>(d, &g, c0, mask),
                         (4, 2, false) => dw_pixels_avx512::<4, 2, true>(d, &g, c0, mask),
                         (4, _, true) => dw_pixels_avx512::<4, 1, false>(d, &g, c0, mask),
@@ -191,6 +203,59 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
                     c0 += 32;
                 }
                 ox += np;
+            }
+        }
+    }
+}
+
+/// Four adjacent output pixels whose taps are all inside the image horizontally, for
+/// a kernel size `K` and stride `S` known at compile time: each input vector of a
+/// kernel row is loaded once and used for every (pixel, tap) pair that reads it.
+#[inline(always)]
+unsafe fn dw_inside_avx512<const K: usize, const S: usize, const NV: usize>(
+    d: &DwArgs,
+    g: &Group,
+    c0: usize,
+    last_mask: __mmask16,
+) {
+    const P: usize = 4;
+    // Input columns one kernel row of four pixels reads: 3·S + K ≤ 11.
+    let span = (P - 1) * S + K;
+    unsafe {
+        let mut masks = [0xffffu16; NV];
+        masks[NV - 1] = last_mask;
+        let mut acc = [[_mm512_setzero_ps(); NV]; P];
+        for v in 0..NV {
+            let b = _mm512_maskz_loadu_ps(masks[v], d.bias.add(c0 + v * 16));
+            for a in acc.iter_mut() {
+                a[v] = b;
+            }
+        }
+        for ky in g.ky_lo..g.ky_hi {
+            let iy = (g.iy0 + ky as isize) as usize;
+            let row = d.input.add((iy * d.w + g.ix0 as usize) * d.c + c0);
+            let mut x = [[_mm512_setzero_ps(); NV]; 11];
+            for j in 0..span {
+                for v in 0..NV {
+                    x[j][v] = _mm512_maskz_loadu_ps(masks[v], row.add(j * d.c + v * 16));
+                }
+            }
+            for kx in 0..K {
+                let wk = d.wts.add((ky * K + kx) * d.c + c0);
+                for v in 0..NV {
+                    let wv = _mm512_maskz_loadu_ps(masks[v], wk.add(v * 16));
+                    for p in 0..P {
+                        acc[p][v] = _mm512_fmadd_ps(x[p * S + kx][v], wv, acc[p][v]);
+                    }
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let six = _mm512_set1_ps(6.0);
+        for (p, a) in acc.iter().enumerate() {
+            for v in 0..NV {
+                let y = _mm512_min_ps(_mm512_max_ps(a[v], zero), six);
+                _mm512_mask_storeu_ps(g.out.add(p * d.c + c0 + v * 16), masks[v], y);
             }
         }
     }
