@@ -354,7 +354,19 @@ pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
                 let mut c0 = 0;
                 while c0 < cv {
                     let nv = if cv - c0 >= 16 { 2 } else { 1 };
+                    match (np, nv, inside, d.k, d.stride) {
+                        (4, 2, true, 3, 1) => dw_inside_avx2::<3, 1, 2>(d, &g, c0),
+                        (4, 2, true, 3, 2) => dw_inside_avx2::<3, 2, 2>(d, &g, c0),
+                        (4, 2, true, 5, 1) => dw_inside_avx2::<5, 1, 2>(d, &g, c0),
+                        (4, 2, true, 5, 2) => dw_inside_avx2::<5, 2, 2>(d, &g, c0),
+                        (4, 1, true, 3, 1) => dw_inside_avx2::<3, 1, 1>(d, &g, c0),
+                        (4, 1, true, 3, 2) => dw_inside_avx2::<3, 2, 1>(d, &g, c0),
+                        (4, 1, true, 5, 1) => dw_inside_avx2::<5, 1, 1>(d, &g, c0),
+                        (4, 1, true, 5, 2) => dw_inside_avx2::<5, 2, 1>(d, &g, c0),
+                        _ => {}
+                    }
                     match (np, nv, inside) {
+                        _ if np == 4 && inside && matches!((d.k, d.stride), (3 | 5, 1 | 2)) => {}
                         (4, 2, true) => dw_pixels_avx2::<4, 2, false>(d, &g, c0),
                         (4, 2, false) => dw_pixels_avx2::<4, 2, true>(d, &g, c0),
                         (4, _, true) => dw_pixels_avx2::<4, 1, false>(d, &g, c0),
@@ -384,6 +396,53 @@ pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
                     }
                 }
                 ox += np;
+            }
+        }
+    }
+}
+
+/// AVX2 version of `dw_inside_avx512` (full vectors of 8 channels).
+#[inline(always)]
+unsafe fn dw_inside_avx2<const K: usize, const S: usize, const NV: usize>(
+    d: &DwArgs,
+    g: &Group,
+    c0: usize,
+) {
+    const P: usize = 4;
+    let span = (P - 1) * S + K;
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); NV]; P];
+        for v in 0..NV {
+            let b = _mm256_loadu_ps(d.bias.add(c0 + v * 8));
+            for a in acc.iter_mut() {
+                a[v] = b;
+            }
+        }
+        for ky in g.ky_lo..g.ky_hi {
+            let iy = (g.iy0 + ky as isize) as usize;
+            let row = d.input.add((iy * d.w + g.ix0 as usize) * d.c + c0);
+            let mut x = [[_mm256_setzero_ps(); NV]; 11];
+            for j in 0..span {
+                for v in 0..NV {
+                    x[j][v] = _mm256_loadu_ps(row.add(j * d.c + v * 8));
+                }
+            }
+            for kx in 0..K {
+                let wk = d.wts.add((ky * K + kx) * d.c + c0);
+                for v in 0..NV {
+                    let wv = _mm256_loadu_ps(wk.add(v * 8));
+                    for p in 0..P {
+                        acc[p][v] = _mm256_fmadd_ps(x[p * S + kx][v], wv, acc[p][v]);
+                    }
+                }
+            }
+        }
+        let zero = _mm256_setzero_ps();
+        let six = _mm256_set1_ps(6.0);
+        for (p, a) in acc.iter().enumerate() {
+            for v in 0..NV {
+                let y = _mm256_min_ps(_mm256_max_ps(a[v], zero), six);
+                _mm256_storeu_ps(g.out.add(p * d.c + c0 + v * 8), y);
             }
         }
     }
