@@ -262,3 +262,63 @@ fn stem_im2col_gemm_matches_dense_conv() {
         }
     }
 }
+
+#[test]
+fn fused_block_equals_layer_by_layer() {
+    let mut rng = Rng(11);
+    let pool = pool2();
+    for isa in isas() {
+        for &(h, w, cin, mid, cout) in &[
+            (9, 7, 8, 48, 8),
+            (23, 19, 16, 96, 24),
+            (40, 36, 24, 144, 24),
+            (30, 61, 5, 30, 5),
+        ] {
+            for k in [3, 5] {
+                for stride in [1, 2] {
+                    let input = rng.vec(h * w * cin, 3.0);
+                    let ew = rng.vec(cin * mid, 1.0);
+                    let eb = rng.vec(mid, 1.0);
+                    let dw = rng.vec(k * k * mid, 1.0);
+                    let db = rng.vec(mid, 1.0);
+                    let pw = rng.vec(mid * cout, 0.5);
+                    let pb = rng.vec(cout, 0.5);
+                    let expand = PackedGemm::new(isa, &ew, &eb, cin, mid);
+                    let project = PackedGemm::new(isa, &pw, &pb, mid, cout);
+                    let residual = stride == 1 && cin == cout;
+                    // Layer by layer.
+                    let mut e = vec![0f32; h * w * mid];
+                    expand.run(&input, h * w, &mut e, None, true, false);
+                    let (oh, _) = cpu::same_padding(h, k, stride);
+                    let (ow, _) = cpu::same_padding(w, k, stride);
+                    let mut d = vec![0f32; oh * ow * mid];
+                    cpu::depthwise_image(isa, &e, h, w, mid, &dw, &db, k, stride, &mut d, false);
+                    let mut want = vec![0f32; oh * ow * cout];
+                    let res = residual.then_some(&input[..]);
+                    project.run(&d, oh * ow, &mut want, res, false, false);
+                    let mb = cpu::MbConv {
+                        expand: &expand,
+                        dw_w: &dw,
+                        dw_b: &db,
+                        kernel: k,
+                        stride,
+                        project: &project,
+                    };
+                    for par in [false, true] {
+                        let mut got = vec![f32::NAN; oh * ow * cout + 2];
+                        let dims = pool.install(|| {
+                            cpu::mbconv_fused(isa, &mb, &input, h, w, &mut got, residual, par)
+                        });
+                        assert_eq!(dims, (oh, ow));
+                        assert!(got[oh * ow * cout..].iter().all(|x| x.is_nan()));
+                        assert_eq!(
+                            &got[..oh * ow * cout],
+                            &want[..],
+                            "{isa:?} {h}x{w} {cin}->{mid}->{cout} k{k} s{stride} par {par}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

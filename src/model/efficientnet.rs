@@ -158,6 +158,10 @@ thread_local! {
     static WORKSPACE: RefCell<Workspace> = RefCell::default();
 }
 
+/// Blocks whose expanded activations have at least this many values (1 MB) run
+/// fused in bands of rows (`cpu::mbconv_fused`); smaller ones already fit in L2.
+const FUSE_MIN_FLOATS: usize = 256 * 1024;
+
 fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     if v.len() < n {
         v.resize(n, 0.0);
@@ -498,6 +502,31 @@ impl EfficientNetLite {
         for blk in &self.blocks {
             let dw = &blk.depthwise;
             let mid = dw.out_ch;
+            let residual = blk.spec.stride == 1 && blk.spec.in_ch == blk.spec.out_ch;
+            if let Some(e) = &blk.expand
+                && h * w * mid >= FUSE_MIN_FLOATS
+                && cpu::fuse_blocks()
+            {
+                // Large expanded activations: the whole block in bands of rows.
+                let p = &blk.project;
+                let mb = cpu::MbConv {
+                    expand: e.packed(),
+                    dw_w: &dw.cpu_w,
+                    dw_b: &dw.cpu_b,
+                    kernel: dw.kernel,
+                    stride: dw.stride,
+                    project: p.packed(),
+                };
+                let (oh, _) = cpu::same_padding(h, dw.kernel, dw.stride);
+                let (ow, _) = cpu::same_padding(w, dw.kernel, dw.stride);
+                let dst = grow(spare, oh * ow * p.out_ch);
+                cpu::mbconv_fused(self.isa, &mb, &a[..h * w * c], h, w, dst, residual, par);
+                std::mem::swap(a, spare);
+                h = oh;
+                w = ow;
+                c = p.out_ch;
+                continue;
+            }
             let src: &[f32] = match &blk.expand {
                 Some(e) => {
                     e.packed()
@@ -522,8 +551,7 @@ impl EfficientNetLite {
                 par,
             );
             let p = &blk.project;
-            let residual = (blk.spec.stride == 1 && blk.spec.in_ch == blk.spec.out_ch)
-                .then_some(&a[..h * w * c]);
+            let residual = residual.then_some(&a[..h * w * c]);
             p.packed().run(
                 d,
                 oh * ow,

@@ -156,7 +156,7 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
             while ox < d.ow {
                 let np = (d.ow - ox).min(4);
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
-                let out = d.out.add((oy * d.ow + ox) * c);
+                let out = d.out.add(((oy - d.orow0) * d.ow + ox) * c);
                 // All taps of the group inside the image horizontally: no checks.
                 let inside = ix0 >= 0 && ix0 as usize + (np - 1) * d.stride + d.k <= d.w;
                 let g = Group {
@@ -233,7 +233,9 @@ unsafe fn dw_inside_avx512<const K: usize, const S: usize, const NV: usize>(
         }
         for ky in g.ky_lo..g.ky_hi {
             let iy = (g.iy0 + ky as isize) as usize;
-            let row = d.input.add((iy * d.w + g.ix0 as usize) * d.c + c0);
+            let row = d
+                .input
+                .add(((iy - d.row0) * d.w + g.ix0 as usize) * d.c + c0);
             let mut x = [[_mm512_setzero_ps(); NV]; 11];
             for j in 0..span {
                 for v in 0..NV {
@@ -294,7 +296,7 @@ unsafe fn dw_pixels_avx512<const P: usize, const NV: usize, const CHECK: bool>(
         let w = d.w as isize;
         for ky in g.ky_lo..g.ky_hi {
             let iy = (g.iy0 + ky as isize) as usize;
-            let row = d.input.add(iy * d.w * d.c + c0);
+            let row = d.input.add((iy - d.row0) * d.w * d.c + c0);
             for kx in 0..d.k {
                 let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
                 let mut wv = [_mm512_setzero_ps(); NV];
@@ -341,7 +343,7 @@ pub unsafe fn depthwise_avx2(d: &DwArgs, oy0: usize, oy1: usize) {
             while ox < d.ow {
                 let np = (d.ow - ox).min(4);
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
-                let out = d.out.add((oy * d.ow + ox) * c);
+                let out = d.out.add(((oy - d.orow0) * d.ow + ox) * c);
                 // All taps of the group inside the image horizontally: no checks.
                 let inside = ix0 >= 0 && ix0 as usize + (np - 1) * d.stride + d.k <= d.w;
                 let g = Group {
@@ -420,7 +422,9 @@ unsafe fn dw_inside_avx2<const K: usize, const S: usize, const NV: usize>(
         }
         for ky in g.ky_lo..g.ky_hi {
             let iy = (g.iy0 + ky as isize) as usize;
-            let row = d.input.add((iy * d.w + g.ix0 as usize) * d.c + c0);
+            let row = d
+                .input
+                .add(((iy - d.row0) * d.w + g.ix0 as usize) * d.c + c0);
             let mut x = [[_mm256_setzero_ps(); NV]; 11];
             for j in 0..span {
                 for v in 0..NV {
@@ -466,7 +470,7 @@ unsafe fn dw_pixels_avx2<const P: usize, const NV: usize, const CHECK: bool>(
         let w = d.w as isize;
         for ky in g.ky_lo..g.ky_hi {
             let iy = (g.iy0 + ky as isize) as usize;
-            let row = d.input.add(iy * d.w * d.c + c0);
+            let row = d.input.add((iy - d.row0) * d.w * d.c + c0);
             for kx in 0..d.k {
                 let wk = d.wts.add((ky * d.k + kx) * d.c + c0);
                 let mut wv = [_mm256_setzero_ps(); NV];
