@@ -973,7 +973,7 @@ pub fn mbconv_fused(
     };
     let out_ptr = SendPtr(out.as_mut_ptr());
     let run_part = |t: usize| {
-        let out_ptr = out_ptr; // capture the Send wrapper, not its raw field
+        let out_base = out_ptr; // capture the Send wrapper, not its raw field
         let lo = bands * t / parts * band;
         let hi = (bands * (t + 1) / parts * band).min(oh);
         let work = |ebuf: &mut Vec<f32>, dbuf: &mut Vec<f32>| {
@@ -1043,7 +1043,7 @@ pub fn mbconv_fused(
                 }
                 // SAFETY: parts own disjoint output rows.
                 let dst = unsafe {
-                    std::slice::from_raw_parts_mut(out_ptr.0.add(oy * ow * n), orows * ow * n)
+                    std::slice::from_raw_parts_mut(out_base.0.add(oy * ow * n), orows * ow * n)
                 };
                 let res = residual.then(|| &input[oy * ow * n..oy_end * ow * n]);
                 b.project.run(
