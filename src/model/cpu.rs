@@ -17,7 +17,11 @@
 //! The network is run image by image (one image per thread when the batch is large
 //! enough, otherwise each layer split over the threads), so that the intermediate
 //! activations of one image stay in the caches instead of materialising batch-sized
-//! tensors. Each kernel has tests against the plain definitions and the Candle path.
+//! tensors; blocks with large expanded activations run fused in bands of rows
+//! ([`mbconv_fused`]). The threads are a pool of their own ([`set_cpu_threads`]).
+//! Each kernel has tests against the plain definitions and the Candle path
+//! (`tests/model_cpu_kernels.rs`, `efficientnet.rs`); `bench/PROFILING.md` has the
+//! numbers.
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
