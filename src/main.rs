@@ -956,6 +956,7 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                     let (speeds, diff) = reelmap::bench::embed_speed(&e, batches, *seconds)?;
                     serde_json::json!({
                         "model": e.name(), "device": model::device_name(e.net.device()),
+                        "cpu_isa": e.net.cpu_isa(), "cpu_threads": model::cpu::cpu_threads(),
                         "max_abs_diff_vs_pytorch": diff, "speeds": speeds,
                         "load_average": reelmap::bench::load_average(),
                     })

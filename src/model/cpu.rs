@@ -1,14 +1,33 @@
 //! Fast CPU kernels for EfficientNet-Lite inference, on NHWC f32 buffers.
 //!
 //! Candle's generic convolution is slow for this network on CPU (depthwise
-//! convolutions especially), so the CPU path runs these kernels instead:
-//! batch-norm is folded into the convolution weights at load time, 1×1 convolutions
-//! are one GEMM over all pixels of the batch (with bias, residual and ReLU6 fused
-//! around it), and depthwise convolutions vectorise over channels in NHWC layout
-//! with rows spread over threads. Each kernel has a test against the plain Candle
-//! implementation in `efficientnet.rs`.
+//! convolutions especially), so the CPU path runs these kernels instead. Batch-norm is
+//! folded into the convolution weights at load time.
+//!
+//! Two generations of kernels live here:
+//! * the simple ones (`pointwise` via the `gemm` crate, `depthwise`, `dense_conv`),
+//!   kept as a second reference for tests;
+//! * the SIMD ones used by `EfficientNetLite::forward_cpu`: a register-blocked GEMM
+//!   micro-kernel for 1×1 convolutions on weights packed at load time
+//!   ([`PackedGemm`], bias / residual / ReLU6 fused into the store), and a depthwise
+//!   kernel with bias + ReLU6 fused that vectorises channels. Each exists for
+//!   AVX-512F, AVX2+FMA and portable scalar code, chosen at run time ([`Isa`];
+//!   `REELMAP_CPU_ISA=avx512|avx2|scalar` forces one).
+//!
+//! The network is run image by image (one image per thread when the batch is large
+//! enough, otherwise each layer split over the threads), so that the intermediate
+//! activations of one image stay in the caches instead of materialising batch-sized
+//! tensors; blocks with large expanded activations run fused in bands of rows
+//! ([`mbconv_fused`]). The threads are a pool of their own ([`set_cpu_threads`]).
+//! Each kernel has tests against the plain definitions and the Candle path
+//! (`tests/model_cpu_kernels.rs`, `efficientnet.rs`); `bench/PROFILING.md` has the
+//! numbers.
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// TensorFlow "SAME" padding: output = ceil(input / stride); any odd padding goes to
 /// the bottom/right. Returns (output size, padding before).
@@ -214,6 +233,906 @@ pub fn global_average_pool(input: &[f32], batch: usize, hw: usize, c: usize) -> 
         dst.iter_mut().for_each(|d| *d *= inv);
     }
     out
+}
+
+// ---------------------------------------------------------------------------------
+// Instruction set selection
+// ---------------------------------------------------------------------------------
+
+/// The instruction set the SIMD kernels are compiled for; picked at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Portable code: the `gemm` crate for the GEMMs (its own SIMD for aarch64 and
+    /// others), auto-vectorised Rust for the rest.
+    Scalar,
+    /// x86-64 AVX2 + FMA, 8 floats per vector.
+    Avx2,
+    /// x86-64 AVX-512F, 16 floats per vector.
+    Avx512,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" | "generic" | "none" => Some(Isa::Scalar),
+            "avx2" | "avx2+fma" => Some(Isa::Avx2),
+            "avx512" | "avx-512" | "avx512f" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+
+    /// Whether this machine can run the kernels of this instruction set.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every instruction set this machine supports, best first.
+    pub fn supported() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+            .into_iter()
+            .filter(|i| i.is_supported())
+            .collect()
+    }
+
+    /// The best supported instruction set, unless `REELMAP_CPU_ISA` names another
+    /// supported one (an unsupported or unknown name falls back to the best, with a
+    /// warning on stderr).
+    pub fn detect() -> Isa {
+        let best = Isa::supported()[0];
+        match std::env::var("REELMAP_CPU_ISA") {
+            Ok(v) if !v.trim().is_empty() && v.trim() != "auto" => match Isa::parse(&v) {
+                Some(i) if i.is_supported() => i,
+                _ => {
+                    eprintln!(
+                        "REELMAP_CPU_ISA={v:?} is not available on this CPU; using {}",
+                        best.name()
+                    );
+                    best
+                }
+            },
+            _ => best,
+        }
+    }
+
+    /// Floats per SIMD vector.
+    fn lanes(self) -> usize {
+        match self {
+            Isa::Scalar => 4,
+            Isa::Avx2 => 8,
+            Isa::Avx512 => 16,
+        }
+    }
+
+    /// Rows of the GEMM micro-kernel for `m` rows: AVX-512 has kernels of 12, 10, 8,
+    /// 4, 2 and 1 rows and picks the one with the least padding (per-tile cost ~
+    /// rows + 2), so that e.g. the 7×7 = 49 pixels of the last stages are not
+    /// computed as 60, nor the classifier of one image as 8 rows.
+    fn mr(self, m: usize) -> usize {
+        match self {
+            Isa::Scalar => 4,
+            Isa::Avx2 => 6,
+            Isa::Avx512 => [12, 10, 8, 4, 2, 1]
+                .into_iter()
+                .min_by_key(|&r| (m.div_ceil(r) * (r + 2), usize::MAX - r))
+                .unwrap(),
+        }
+    }
+}
+
+/// The instruction set used by models built with the default (`Isa::detect`, once
+/// per process).
+pub fn default_isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(Isa::detect)
+}
+
+/// Name of the default instruction set: "avx512", "avx2" or "scalar".
+pub fn cpu_isa() -> &'static str {
+    default_isa().name()
+}
+
+// ---------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------
+
+static POOL: RwLock<Option<Arc<rayon::ThreadPool>>> = RwLock::new(None);
+
+fn default_threads() -> usize {
+    std::env::var("REELMAP_CPU_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Number of threads of the CPU inference pool (`0` = one per core, the default;
+/// `REELMAP_CPU_THREADS` sets the default). Takes effect for the next forward pass.
+pub fn set_cpu_threads(n: usize) {
+    let n = if n == 0 { default_threads() } else { n };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("reelmap-cpu-{i}"))
+        .build()
+        .expect("cannot start CPU inference threads");
+    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(pool));
+}
+
+/// Threads of the CPU inference pool.
+pub fn cpu_threads() -> usize {
+    pool().current_num_threads()
+}
+
+pub(crate) fn pool() -> Arc<rayon::ThreadPool> {
+    if let Some(p) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return p.clone();
+    }
+    let mut w = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if w.is_none() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(default_threads())
+            .thread_name(|i| format!("reelmap-cpu-{i}"))
+            .build()
+            .expect("cannot start CPU inference threads");
+        *w = Some(Arc::new(pool));
+    }
+    w.as_ref().unwrap().clone()
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// Runs `f(part)` for `part` in `0..parts` on the current rayon pool.
+fn for_parts(parts: usize, f: impl Fn(usize) + Sync + Send) {
+    if parts <= 1 {
+        f(0);
+    } else {
+        (0..parts).into_par_iter().for_each(f);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// GEMM with packed weights (1×1 convolutions, the stem via im2col, the classifier)
+// ---------------------------------------------------------------------------------
+
+/// One micro-kernel call: `rows` (≤ MR) rows of A times one packed panel of B.
+pub(crate) struct GemmTile {
+    pub k: usize,
+    pub a: *const f32,
+    pub lda: usize,
+    pub rows: usize,
+    /// Packed panel: `[k][nv * lanes]`.
+    pub b: *const f32,
+    /// `nv * lanes` values (zero-padded).
+    pub bias: *const f32,
+    pub c: *mut f32,
+    pub ldc: usize,
+    /// Valid columns of this panel.
+    pub cols: usize,
+    /// Residual rows (null if none), row stride `ldr`.
+    pub res: *const f32,
+    pub ldr: usize,
+    pub relu6: bool,
+}
+
+/// Portable micro-kernel: up to 4 rows × `NV`·4 columns.
+///
+/// # Safety
+/// The pointers of `t` must be valid for the sizes it describes.
+unsafe fn gemm_scalar<const NV: usize>(t: &GemmTile) {
+    const MR: usize = 4;
+    unsafe {
+        let mut ap = [t.a; MR];
+        for (i, p) in ap.iter_mut().enumerate() {
+            if i < t.rows {
+                *p = t.a.add(i * t.lda);
+            }
+        }
+        let mut acc = [[[0f32; 4]; NV]; MR];
+        let mut b = t.b;
+        for p in 0..t.k {
+            let bs = std::slice::from_raw_parts(b, NV * 4);
+            for i in 0..MR {
+                let av = *ap[i].add(p);
+                for v in 0..NV {
+                    for l in 0..4 {
+                        acc[i][v][l] += av * bs[v * 4 + l];
+                    }
+                }
+            }
+            b = b.add(NV * 4);
+        }
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            for j in 0..t.cols.min(NV * 4) {
+                let mut x = row[j / 4][j % 4] + *t.bias.add(j);
+                if !t.res.is_null() {
+                    x += *t.res.add(i * t.ldr + j);
+                }
+                if t.relu6 {
+                    x = x.clamp(0.0, 6.0);
+                }
+                *t.c.add(i * t.ldc + j) = x;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Panel {
+    /// First output column.
+    col: usize,
+    /// Valid columns.
+    cols: usize,
+    /// Vectors per row of the packed panel (1 or 2).
+    nv: usize,
+    /// Offset of the panel in `data` and of its bias in `bias`.
+    off: usize,
+    bias_off: usize,
+}
+
+/// Weights `[k][n]` of a 1×1 convolution (or any GEMM right-hand side) packed into
+/// column panels for the micro-kernel of one instruction set, with the bias.
+#[derive(Debug, Clone)]
+pub struct PackedGemm {
+    isa: Isa,
+    k: usize,
+    n: usize,
+    panels: Vec<Panel>,
+    data: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedGemm {
+    /// `w` is `[k][n]` row-major (input channels × output channels), `bias` has `n`.
+    pub fn new(isa: Isa, w: &[f32], bias: &[f32], k: usize, n: usize) -> PackedGemm {
+        assert_eq!(w.len(), k * n, "weights are not k×n");
+        assert_eq!(bias.len(), n, "bias is not n long");
+        if isa == Isa::Scalar {
+            // The portable path hands the plain `[k][n]` weights to the `gemm` crate.
+            return PackedGemm {
+                isa,
+                k,
+                n,
+                panels: Vec::new(),
+                data: w.to_vec(),
+                bias: bias.to_vec(),
+            };
+        }
+        let lanes = isa.lanes();
+        let mut panels = Vec::new();
+        let mut data = Vec::new();
+        let mut bias_p = Vec::new();
+        let mut col = 0;
+        while col < n {
+            let rem = n - col;
+            let nv = if rem > lanes { 2 } else { 1 };
+            let width = nv * lanes;
+            let cols = rem.min(width);
+            panels.push(Panel {
+                col,
+                cols,
+                nv,
+                off: data.len(),
+                bias_off: bias_p.len(),
+            });
+            for p in 0..k {
+                for j in 0..width {
+                    data.push(if j < cols { w[p * n + col + j] } else { 0.0 });
+                }
+            }
+            for j in 0..width {
+                bias_p.push(if j < cols { bias[col + j] } else { 0.0 });
+            }
+            col += cols;
+        }
+        PackedGemm {
+            isa,
+            k,
+            n,
+            panels,
+            data,
+            bias: bias_p,
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `out[i][:] = act(a[i][:] · W + bias (+ residual[i][:]))` for `m` rows; `a` is
+    /// `[m][k]`, `out` and `residual` `[m][n]`. `par`: split over the threads of the
+    /// current rayon pool. Every output element is computed by the same sequence of
+    /// operations whatever the split, so results do not depend on it.
+    pub fn run(
+        &self,
+        a: &[f32],
+        m: usize,
+        out: &mut [f32],
+        residual: Option<&[f32]>,
+        relu6: bool,
+        par: bool,
+    ) {
+        assert!(a.len() >= m * self.k, "input too short");
+        assert!(out.len() >= m * self.n, "output too short");
+        if let Some(r) = residual {
+            assert!(r.len() >= m * self.n, "residual too short");
+        }
+        if m == 0 || self.n == 0 {
+            return;
+        }
+        if self.isa == Isa::Scalar {
+            self.run_portable(a, m, out, residual, relu6, par);
+            return;
+        }
+        let a_ptr = SendPtr(a.as_ptr() as *mut f32);
+        let c_ptr = SendPtr(out.as_mut_ptr());
+        let r_ptr = SendPtr(residual.map_or(std::ptr::null_mut(), |r| r.as_ptr() as *mut f32));
+        let mr = self.isa.mr(m);
+        let threads = if par { rayon::current_num_threads() } else { 1 };
+        let work = m * self.n * self.k;
+        let np = self.panels.len();
+        // SAFETY (all branches): sizes checked above; parts write disjoint outputs.
+        if threads <= 1 || work < 200_000 {
+            unsafe { self.run_range(a_ptr, 0, m, 0, np, c_ptr, r_ptr, relu6, mr) };
+        } else if m >= threads * 4 * mr {
+            // A few parts per thread, so that work stealing evens out a thread that
+            // another process delays.
+            let tiles = m.div_ceil(mr);
+            let parts = (threads * 4).min(tiles / 2);
+            for_parts(parts, |t| {
+                let lo = (tiles * t / parts * mr).min(m);
+                let hi = (tiles * (t + 1) / parts * mr).min(m);
+                unsafe { self.run_range(a_ptr, lo, hi, 0, np, c_ptr, r_ptr, relu6, mr) };
+            });
+        } else {
+            let parts = (threads * 2).min(np);
+            for_parts(parts, |t| {
+                let lo = np * t / parts;
+                let hi = np * (t + 1) / parts;
+                unsafe { self.run_range(a_ptr, 0, m, lo, hi, c_ptr, r_ptr, relu6, mr) };
+            });
+        }
+    }
+
+    /// Portable path: the `gemm` crate (which has its own SIMD kernels for aarch64 and
+    /// others) accumulating onto bias (+ residual), then ReLU6.
+    fn run_portable(
+        &self,
+        a: &[f32],
+        m: usize,
+        out: &mut [f32],
+        residual: Option<&[f32]>,
+        relu6: bool,
+        par: bool,
+    ) {
+        let (k, n) = (self.k, self.n);
+        let out = &mut out[..m * n];
+        for (i, row) in out.chunks_exact_mut(n).enumerate() {
+            row.copy_from_slice(&self.bias);
+            if let Some(r) = residual {
+                for (o, x) in row.iter_mut().zip(&r[i * n..(i + 1) * n]) {
+                    *o += x;
+                }
+            }
+        }
+        // SAFETY: `a` holds m×k, `data` k×n and `out` m×n row-major values.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.as_ptr(),
+                1,
+                k as isize,
+                self.data.as_ptr(),
+                1,
+                n as isize,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                if par {
+                    gemm::Parallelism::Rayon(0)
+                } else {
+                    gemm::Parallelism::None
+                },
+            );
+        }
+        if relu6 {
+            relu6_in_place(out);
+        }
+    }
+
+    /// Rows `m_lo..m_hi` × panels `p_lo..p_hi`, blocked so that a block of A rows
+    /// stays in L2 while every panel passes over it.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run_range(
+        &self,
+        a: SendPtr<f32>,
+        m_lo: usize,
+        m_hi: usize,
+        p_lo: usize,
+        p_hi: usize,
+        c: SendPtr<f32>,
+        res: SendPtr<f32>,
+        relu6: bool,
+        mr: usize,
+    ) {
+        let (k, n) = (self.k, self.n);
+        let mc = ((96 * 1024 / (k.max(1) * 4)) / mr).max(1) * mr;
+        let mut mb = m_lo;
+        while mb < m_hi {
+            let mb_end = (mb + mc).min(m_hi);
+            for panel in &self.panels[p_lo..p_hi] {
+                let mut i = mb;
+                while i < mb_end {
+                    let rows = (mb_end - i).min(mr);
+                    // SAFETY: the caller guarantees the buffers hold m rows.
+                    let t = unsafe {
+                        GemmTile {
+                            k,
+                            a: a.0.add(i * k),
+                            lda: k,
+                            rows,
+                            b: self.data.as_ptr().add(panel.off),
+                            bias: self.bias.as_ptr().add(panel.bias_off),
+                            c: c.0.add(i * n + panel.col),
+                            ldc: n,
+                            cols: panel.cols,
+                            res: if res.0.is_null() {
+                                std::ptr::null()
+                            } else {
+                                res.0.add(i * n + panel.col)
+                            },
+                            ldr: n,
+                            relu6,
+                        }
+                    };
+                    unsafe { gemm_tile(self.isa, mr, panel.nv, &t) };
+                    i += rows;
+                }
+            }
+            mb = mb_end;
+        }
+    }
+}
+
+/// # Safety
+/// `isa` must be supported by the CPU; the tile's pointers valid.
+unsafe fn gemm_tile(isa: Isa, mr: usize, nv: usize, t: &GemmTile) {
+    unsafe {
+        match (isa, nv) {
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx512, 2) => match mr {
+                12 => x86::gemm_avx512::<12, 2>(t),
+                10 => x86::gemm_avx512::<10, 2>(t),
+                8 => x86::gemm_avx512::<8, 2>(t),
+                4 => x86::gemm_avx512::<4, 2>(t),
+                2 => x86::gemm_avx512::<2, 2>(t),
+                _ => x86::gemm_avx512::<1, 2>(t),
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx512, _) => match mr {
+                12 => x86::gemm_avx512::<12, 1>(t),
+                10 => x86::gemm_avx512::<10, 1>(t),
+                8 => x86::gemm_avx512::<8, 1>(t),
+                4 => x86::gemm_avx512::<4, 1>(t),
+                2 => x86::gemm_avx512::<2, 1>(t),
+                _ => x86::gemm_avx512::<1, 1>(t),
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, 2) => x86::gemm_avx2::<2>(t),
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, _) => x86::gemm_avx2::<1>(t),
+            (_, 2) => gemm_scalar::<2>(t),
+            _ => gemm_scalar::<1>(t),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Depthwise convolution (+ bias + ReLU6)
+// ---------------------------------------------------------------------------------
+
+/// Arguments of the depthwise kernels: one image `[h][w][c]` → `[oh][ow][c]`.
+pub(crate) struct DwArgs {
+    pub input: *const f32,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    /// `[k][k][c]`
+    pub wts: *const f32,
+    pub bias: *const f32,
+    pub k: usize,
+    pub stride: usize,
+    pub pad_t: usize,
+    pub pad_l: usize,
+    pub out: *mut f32,
+    pub ow: usize,
+    /// First input row held in `input` (0: the whole image).
+    pub row0: usize,
+    /// First output row held in `out`.
+    pub orow0: usize,
+}
+unsafe impl Send for DwArgs {}
+unsafe impl Sync for DwArgs {}
+
+/// One output pixel: top-left input position and the range of taps inside the image.
+pub(crate) struct Px {
+    pub iy0: isize,
+    pub ix0: isize,
+    pub ky_lo: usize,
+    pub ky_hi: usize,
+    pub kx_lo: usize,
+    pub kx_hi: usize,
+    pub out: *mut f32,
+}
+
+/// Channels `c0..c1` of one output pixel, portable code.
+///
+/// # Safety
+/// `d` and `px` must describe valid buffers.
+pub(crate) unsafe fn depthwise_pixel_scalar(d: &DwArgs, px: &Px, c0: usize, c1: usize) {
+    unsafe {
+        let acc = std::slice::from_raw_parts_mut(px.out.add(c0), c1 - c0);
+        acc.copy_from_slice(std::slice::from_raw_parts(d.bias.add(c0), c1 - c0));
+        for ky in px.ky_lo..px.ky_hi {
+            let iy = (px.iy0 + ky as isize) as usize;
+            for kx in px.kx_lo..px.kx_hi {
+                let ix = (px.ix0 + kx as isize) as usize;
+                let src = std::slice::from_raw_parts(
+                    d.input.add(((iy - d.row0) * d.w + ix) * d.c + c0),
+                    c1 - c0,
+                );
+                let wk = std::slice::from_raw_parts(d.wts.add((ky * d.k + kx) * d.c + c0), c1 - c0);
+                for ((a, s), w) in acc.iter_mut().zip(src).zip(wk) {
+                    *a += s * w;
+                }
+            }
+        }
+        relu6_in_place(acc);
+    }
+}
+
+/// # Safety
+/// `d` must describe valid buffers.
+unsafe fn depthwise_scalar(d: &DwArgs, oy0: usize, oy1: usize) {
+    for oy in oy0..oy1 {
+        let iy0 = (oy * d.stride) as isize - d.pad_t as isize;
+        let ky_lo = (-iy0).max(0) as usize;
+        let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
+        for ox in 0..d.ow {
+            let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+            let kx_lo = (-ix0).max(0) as usize;
+            let kx_hi = ((d.w as isize - ix0).min(d.k as isize)).max(0) as usize;
+            let px = Px {
+                iy0,
+                ix0,
+                ky_lo,
+                ky_hi,
+                kx_lo,
+                kx_hi,
+                out: unsafe { d.out.add(((oy - d.orow0) * d.ow + ox) * d.c) },
+            };
+            unsafe { depthwise_pixel_scalar(d, &px, 0, d.c) };
+        }
+    }
+}
+
+/// Depthwise k×k convolution of one image `[h][w][c]` with SAME padding, bias and
+/// ReLU6, with the kernels of `isa`. `w` is `[k][k][c]`; `out` receives
+/// `[oh][ow][c]` (grown if needed) and `(oh, ow)` is returned. `par`: rows split over
+/// the threads of the current rayon pool.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_image(
+    isa: Isa,
+    input: &[f32],
+    h: usize,
+    wd: usize,
+    c: usize,
+    w: &[f32],
+    bias: &[f32],
+    kernel: usize,
+    stride: usize,
+    out: &mut [f32],
+    par: bool,
+) -> (usize, usize) {
+    let (oh, pad_t) = same_padding(h, kernel, stride);
+    let (ow, pad_l) = same_padding(wd, kernel, stride);
+    assert!(input.len() >= h * wd * c, "input too short");
+    assert!(out.len() >= oh * ow * c, "output too short");
+    assert_eq!(w.len(), kernel * kernel * c);
+    assert_eq!(bias.len(), c);
+    assert!(isa.is_supported(), "{} is not supported here", isa.name());
+    let d = DwArgs {
+        input: input.as_ptr(),
+        h,
+        w: wd,
+        c,
+        wts: w.as_ptr(),
+        bias: bias.as_ptr(),
+        k: kernel,
+        stride,
+        pad_t,
+        pad_l,
+        out: out.as_mut_ptr(),
+        ow,
+        row0: 0,
+        orow0: 0,
+    };
+    let rows = |lo: usize, hi: usize| {
+        // SAFETY: sizes checked above, ISA checked above; row ranges are disjoint.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => x86::depthwise_avx512(&d, lo, hi),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => x86::depthwise_avx2(&d, lo, hi),
+                _ => depthwise_scalar(&d, lo, hi),
+            }
+        }
+    };
+    let parts = if par && oh * ow * c * kernel * kernel > 100_000 {
+        (rayon::current_num_threads() * 4).min(oh)
+    } else {
+        1
+    };
+    for_parts(parts, |t| rows(oh * t / parts, oh * (t + 1) / parts));
+    (oh, ow)
+}
+
+/// Whether the CPU path fuses the layers of blocks with large expanded activations
+/// (default yes; `REELMAP_CPU_FUSE=0` turns it off, for comparisons).
+pub fn fuse_blocks() -> bool {
+    static FUSE: OnceLock<bool> = OnceLock::new();
+    *FUSE.get_or_init(|| std::env::var("REELMAP_CPU_FUSE").map_or(true, |v| v.trim() != "0"))
+}
+
+/// The weights of one inverted-residual block for [`mbconv_fused`].
+pub struct MbConv<'a> {
+    /// 1×1 expansion, `in → mid` (ReLU6).
+    pub expand: &'a PackedGemm,
+    /// Depthwise `[k][k][mid]` and bias (ReLU6).
+    pub dw_w: &'a [f32],
+    pub dw_b: &'a [f32],
+    pub kernel: usize,
+    pub stride: usize,
+    /// 1×1 projection, `mid → out` (linear).
+    pub project: &'a PackedGemm,
+}
+
+thread_local! {
+    static BAND: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = Default::default();
+}
+
+/// One inverted-residual block (expand → depthwise → project, plus the input as
+/// residual when `residual`) on one image `[h][w][in]`, computed in bands of output
+/// rows so that the expanded activations (the largest tensor of the block) never
+/// exist for the whole image: each band's expanded rows stay in L2 and the rows
+/// shared with the next band are kept, not recomputed. Gives the same results, bit
+/// for bit, as running the three layers one after the other. `out` receives
+/// `[oh][ow][out]`; returns `(oh, ow)`. `par`: bands split over the threads.
+#[allow(clippy::too_many_arguments)]
+pub fn mbconv_fused(
+    isa: Isa,
+    b: &MbConv,
+    input: &[f32],
+    h: usize,
+    w: usize,
+    out: &mut [f32],
+    residual: bool,
+    par: bool,
+) -> (usize, usize) {
+    let (cin, mid, n) = (b.expand.k(), b.expand.n(), b.project.n());
+    assert_eq!(b.project.k(), mid);
+    let (k, s) = (b.kernel, b.stride);
+    let (oh, pad_t) = same_padding(h, k, s);
+    let (ow, pad_l) = same_padding(w, k, s);
+    assert!(input.len() >= h * w * cin, "input too short");
+    assert!(out.len() >= oh * ow * n, "output too short");
+    assert_eq!(b.dw_w.len(), k * k * mid);
+    assert_eq!(b.dw_b.len(), mid);
+    assert!(isa.is_supported());
+    if residual {
+        assert!(s == 1 && cin == n, "residual needs stride 1 and in = out");
+    }
+    let per_row = w * mid;
+    // Output rows per band: about 96K floats (384 KB) of expanded rows.
+    let band = ((96 * 1024 / per_row).saturating_sub(k) / s).max(1);
+    let bands = oh.div_ceil(band);
+    let parts = if par {
+        (rayon::current_num_threads() * 2).min(bands)
+    } else {
+        1
+    };
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let run_part = |t: usize| {
+        let out_base = out_ptr; // capture the Send wrapper, not its raw field
+        let lo = bands * t / parts * band;
+        let hi = (bands * (t + 1) / parts * band).min(oh);
+        let work = |ebuf: &mut Vec<f32>, dbuf: &mut Vec<f32>| {
+            // Input rows [have_lo, have_hi) are expanded in ebuf.
+            let (mut have_lo, mut have_hi) = (0usize, 0usize);
+            let mut oy = lo;
+            while oy < hi {
+                let oy_end = (oy + band).min(hi);
+                let need_lo = (oy * s).saturating_sub(pad_t).min(h);
+                let need_hi = ((oy_end - 1) * s + k).saturating_sub(pad_t).min(h);
+                let rows = need_hi - need_lo;
+                if ebuf.len() < rows * per_row {
+                    ebuf.resize(rows * per_row, 0.0);
+                }
+                let start = if have_hi > need_lo && have_lo <= need_lo {
+                    ebuf.copy_within(
+                        (need_lo - have_lo) * per_row..(have_hi - have_lo) * per_row,
+                        0,
+                    );
+                    have_hi
+                } else {
+                    need_lo
+                };
+                if need_hi > start {
+                    let off = (start - need_lo) * per_row;
+                    b.expand.run(
+                        &input[start * w * cin..need_hi * w * cin],
+                        (need_hi - start) * w,
+                        &mut ebuf[off..rows * per_row],
+                        None,
+                        true,
+                        false,
+                    );
+                }
+                have_lo = need_lo;
+                have_hi = need_hi;
+                let orows = oy_end - oy;
+                if dbuf.len() < orows * ow * mid {
+                    dbuf.resize(orows * ow * mid, 0.0);
+                }
+                let d = DwArgs {
+                    input: ebuf.as_ptr(),
+                    h,
+                    w,
+                    c: mid,
+                    wts: b.dw_w.as_ptr(),
+                    bias: b.dw_b.as_ptr(),
+                    k,
+                    stride: s,
+                    pad_t,
+                    pad_l,
+                    out: dbuf.as_mut_ptr(),
+                    ow,
+                    row0: need_lo,
+                    orow0: oy,
+                };
+                // SAFETY: ebuf holds input rows need_lo..need_hi, which cover every
+                // tap of output rows oy..oy_end; dbuf holds those output rows.
+                unsafe {
+                    match isa {
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx512 => x86::depthwise_avx512(&d, oy, oy_end),
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx2 => x86::depthwise_avx2(&d, oy, oy_end),
+                        _ => depthwise_scalar(&d, oy, oy_end),
+                    }
+                }
+                // SAFETY: parts own disjoint output rows.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(out_base.0.add(oy * ow * n), orows * ow * n)
+                };
+                let res = residual.then(|| &input[oy * ow * n..oy_end * ow * n]);
+                b.project.run(
+                    &dbuf[..orows * ow * mid],
+                    orows * ow,
+                    dst,
+                    res,
+                    false,
+                    false,
+                );
+                oy = oy_end;
+            }
+        };
+        BAND.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                let (e, d) = &mut *bufs;
+                work(e, d)
+            }
+            Err(_) => work(&mut Vec::new(), &mut Vec::new()),
+        });
+    };
+    for_parts(parts, run_part);
+    (oh, ow)
+}
+
+/// im2col of one image for a dense k×k convolution with SAME padding:
+/// `[h][w][cin]` → `[oh·ow][k·k·cin]` (zeros outside the image). Returns `(oh, ow)`.
+#[allow(clippy::too_many_arguments)]
+pub fn im2col_image(
+    input: &[f32],
+    h: usize,
+    wd: usize,
+    cin: usize,
+    kernel: usize,
+    stride: usize,
+    out: &mut Vec<f32>,
+) -> (usize, usize) {
+    let (oh, pad_t) = same_padding(h, kernel, stride);
+    let (ow, pad_l) = same_padding(wd, kernel, stride);
+    let kk = kernel * kernel * cin;
+    let run = kernel * cin;
+    // Every element is written below (zeros outside the image), so a reused buffer
+    // needs no clearing.
+    out.resize(oh * ow * kk, 0.0);
+    out.truncate(oh * ow * kk);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let col = &mut out[(oy * ow + ox) * kk..(oy * ow + ox + 1) * kk];
+            let ix0 = (ox * stride) as isize - pad_l as isize;
+            for ky in 0..kernel {
+                let dst = &mut col[ky * run..(ky + 1) * run];
+                let iy = (oy * stride + ky) as isize - pad_t as isize;
+                if iy < 0 || iy >= h as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let row = (iy as usize) * wd;
+                if ix0 >= 0 && ix0 as usize + kernel <= wd {
+                    // All taps inside: one contiguous run of kernel × cin values.
+                    let src = &input[(row + ix0 as usize) * cin..][..run];
+                    if let (Ok(d), Ok(s)) = (
+                        <&mut [f32; 9]>::try_from(&mut *dst),
+                        <&[f32; 9]>::try_from(src),
+                    ) {
+                        // The stem (3×3 × RGB): a fixed-size copy, not a memcpy call.
+                        *d = *s;
+                    } else {
+                        dst.copy_from_slice(src);
+                    }
+                    continue;
+                }
+                for kx in 0..kernel {
+                    let ix = ix0 + kx as isize;
+                    let d = &mut dst[kx * cin..(kx + 1) * cin];
+                    if ix < 0 || ix >= wd as isize {
+                        d.fill(0.0);
+                    } else {
+                        let src = (row + ix as usize) * cin;
+                        d.copy_from_slice(&input[src..src + cin]);
+                    }
+                }
+            }
+        }
+    }
+    (oh, ow)
 }
 
 #[cfg(test)]
