@@ -268,6 +268,8 @@ pub struct DecodeReport {
     pub frames_per_s: f64,
     pub threads: usize,
     pub load_average: String,
+    /// Hardware decoders GStreamer offers here (decodebin prefers them).
+    pub hardware_decoders: Vec<String>,
 }
 
 pub fn collect_videos(paths: &[PathBuf]) -> Vec<PathBuf> {
@@ -326,6 +328,7 @@ pub fn decode(
         frames_per_s: frames as f64 / seconds,
         threads,
         load_average: load_average(),
+        hardware_decoders: media::hardware_decoders(),
     })
 }
 

@@ -22,9 +22,62 @@ static GST_INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<()> {
     GST_INIT
-        .get_or_init(|| gst::init().map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            gst::init().map_err(|e| e.to_string())?;
+            if std::env::var("REELMAP_HW_DECODE").as_deref() != Ok("0") {
+                prefer_hardware_decoders();
+            }
+            Ok(())
+        })
         .clone()
         .map_err(|e| anyhow!("GStreamer could not be initialised: {e}"))
+}
+
+/// Hardware decoders that GStreamer 1.22 registers only when their device works (VA-API
+/// through the `va` plugin, NVIDIA through `nvcodec`), but with a rank too low for
+/// decodebin to pick them. Raising their rank above the software decoders makes
+/// decodebin use them automatically where present; their output is copied to system
+/// memory by the normal caps negotiation with `videoconvertscale`.
+/// `REELMAP_HW_DECODE=0` keeps the software decoders.
+const HARDWARE_DECODERS: &[&str] = &[
+    "vah264dec",
+    "vah265dec",
+    "vavp8dec",
+    "vavp9dec",
+    "vaav1dec",
+    "vampeg2dec",
+    "nvh264dec",
+    "nvh265dec",
+    "nvvp8dec",
+    "nvvp9dec",
+    "nvav1dec",
+    "nvmpeg2videodec",
+];
+
+fn prefer_hardware_decoders() {
+    let registry = gst::Registry::get();
+    for name in HARDWARE_DECODERS {
+        if let Some(f) = registry.find_feature(name, gst::ElementFactory::static_type()) {
+            f.set_rank(gst::Rank::PRIMARY + 1);
+        }
+    }
+}
+
+/// Names of the hardware decoders this machine offers (for `reelmap bench` and logs).
+pub fn hardware_decoders() -> Vec<String> {
+    if init().is_err() {
+        return vec![];
+    }
+    let registry = gst::Registry::get();
+    HARDWARE_DECODERS
+        .iter()
+        .filter(|n| {
+            registry
+                .find_feature(n, gst::ElementFactory::static_type())
+                .is_some()
+        })
+        .map(|n| n.to_string())
+        .collect()
 }
 
 /// A decoded frame: tightly packed RGB, 8 bits per channel.
