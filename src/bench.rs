@@ -295,6 +295,7 @@ pub fn decode(
     threads: usize,
 ) -> Result<DecodeReport> {
     media::init()?;
+    media::set_parallel_videos(threads);
     let videos = collect_videos(paths);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let frames = std::sync::atomic::AtomicUsize::new(0);

@@ -148,6 +148,7 @@ pub fn embed_videos(
     let sampler_desc = opts.sampler.describe();
 
     std::thread::scope(|s| -> Result<()> {
+        crate::media::set_parallel_videos(opts.decode_threads);
         for _ in 0..opts.decode_threads.max(1) {
             let job_rx = job_rx.clone();
             let done_tx = done_tx.clone();
