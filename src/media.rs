@@ -54,12 +54,18 @@ const HARDWARE_DECODERS: &[&str] = &[
     "nvmpeg2videodec",
 ];
 
-fn prefer_hardware_decoders() {
+/// The hardware decoders GStreamer has registered here.
+fn registered_hardware_decoders() -> Vec<gst::PluginFeature> {
     let registry = gst::Registry::get();
-    for name in HARDWARE_DECODERS {
-        if let Some(f) = registry.find_feature(name, gst::ElementFactory::static_type()) {
-            f.set_rank(gst::Rank::PRIMARY + 1);
-        }
+    HARDWARE_DECODERS
+        .iter()
+        .filter_map(|n| registry.find_feature(n, gst::ElementFactory::static_type()))
+        .collect()
+}
+
+fn prefer_hardware_decoders() {
+    for f in registered_hardware_decoders() {
+        f.set_rank(gst::Rank::PRIMARY + 1);
     }
 }
 
@@ -68,15 +74,9 @@ pub fn hardware_decoders() -> Vec<String> {
     if init().is_err() {
         return vec![];
     }
-    let registry = gst::Registry::get();
-    HARDWARE_DECODERS
+    registered_hardware_decoders()
         .iter()
-        .filter(|n| {
-            registry
-                .find_feature(n, gst::ElementFactory::static_type())
-                .is_some()
-        })
-        .map(|n| n.to_string())
+        .map(|f| f.name().to_string())
         .collect()
 }
 

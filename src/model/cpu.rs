@@ -61,23 +61,36 @@ pub fn pointwise(
     debug_assert_eq!(input.len(), m * k);
     debug_assert_eq!(w.len(), k * n);
     out.clear();
-    out.reserve(m * n);
-    // Start from bias (+ residual) and let the GEMM accumulate onto it.
-    match residual {
-        Some(r) => {
-            debug_assert_eq!(r.len(), m * n);
-            for row in r.chunks_exact(n) {
-                out.extend(row.iter().zip(bias).map(|(a, b)| a + b));
-            }
-        }
-        None => {
-            for _ in 0..m {
-                out.extend_from_slice(bias);
+    out.resize(m * n, 0.0);
+    gemm_bias_act(input, m, k, w, bias, n, residual, relu6, out, true);
+}
+
+/// `out[..m·n] = act(a · w + bias (+ residual))` on the `gemm` crate: the output starts
+/// as bias (+ residual) and the GEMM accumulates onto it. `w` is `[k][n]` row-major.
+/// Used by the portable path and by the simple reference kernel [`pointwise`].
+#[allow(clippy::too_many_arguments)]
+fn gemm_bias_act(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32],
+    n: usize,
+    residual: Option<&[f32]>,
+    relu6: bool,
+    out: &mut [f32],
+    par: bool,
+) {
+    let out = &mut out[..m * n];
+    for (i, row) in out.chunks_exact_mut(n).enumerate() {
+        row.copy_from_slice(bias);
+        if let Some(r) = residual {
+            for (o, x) in row.iter_mut().zip(&r[i * n..(i + 1) * n]) {
+                *o += x;
             }
         }
     }
-    // SAFETY: the slices have the sizes asserted above; strides describe row-major
-    // matrices of those sizes.
+    // SAFETY: `a` holds m×k, `w` k×n and `out` m×n row-major values.
     unsafe {
         gemm::gemm(
             m,
@@ -87,7 +100,7 @@ pub fn pointwise(
             1,
             n as isize,
             true,
-            input.as_ptr(),
+            a.as_ptr(),
             1,
             k as isize,
             w.as_ptr(),
@@ -98,12 +111,20 @@ pub fn pointwise(
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            if par {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
     if relu6 {
-        // Clamp in parallel chunks: at 112×112×96 this is several MB.
-        out.par_chunks_mut(64 * 1024).for_each(relu6_in_place);
+        if par {
+            // Clamp in parallel chunks: at 112×112×96 this is several MB.
+            out.par_chunks_mut(64 * 1024).for_each(relu6_in_place);
+        } else {
+            relu6_in_place(out);
+        }
     }
 }
 
@@ -630,47 +651,9 @@ impl PackedGemm {
         relu6: bool,
         par: bool,
     ) {
-        let (k, n) = (self.k, self.n);
-        let out = &mut out[..m * n];
-        for (i, row) in out.chunks_exact_mut(n).enumerate() {
-            row.copy_from_slice(&self.bias);
-            if let Some(r) = residual {
-                for (o, x) in row.iter_mut().zip(&r[i * n..(i + 1) * n]) {
-                    *o += x;
-                }
-            }
-        }
-        // SAFETY: `a` holds m×k, `data` k×n and `out` m×n row-major values.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                true,
-                a.as_ptr(),
-                1,
-                k as isize,
-                self.data.as_ptr(),
-                1,
-                n as isize,
-                1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                if par {
-                    gemm::Parallelism::Rayon(0)
-                } else {
-                    gemm::Parallelism::None
-                },
-            );
-        }
-        if relu6 {
-            relu6_in_place(out);
-        }
+        gemm_bias_act(
+            a, m, self.k, &self.data, &self.bias, self.n, residual, relu6, out, par,
+        );
     }
 
     /// Rows `m_lo..m_hi` × panels `p_lo..p_hi`, blocked so that a block of A rows
