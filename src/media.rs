@@ -794,7 +794,7 @@ const INDEX_MAX_BYTES: u64 = 1 << 30;
 /// next to decoding (≈ 1 ms per MB here), and it is only done for files whose keyframes
 /// turned out too sparse for keyframe seeks, which would otherwise be decoded forward
 /// through most of their frames anyway.
-fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
+pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
     let pipeline = gst::Pipeline::new();
     let src = gst::ElementFactory::make("filesrc")
         .property("location", path.to_path_buf())
@@ -814,8 +814,11 @@ fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
             return;
         };
         // Every stream goes to a sink, so that the demuxer never stops on "not linked".
+        // Not async: a sink added to a running pipeline must not hold it in a preroll
+        // that waits for every stream.
         let Ok(sink) = gst::ElementFactory::make("fakesink")
             .property("sync", false)
+            .property("async", false)
             .build()
         else {
             return;

@@ -143,6 +143,25 @@ pub fn make_pattern_clip(path: &Path, pattern: &str, extra: &str, spec: &ClipSpe
     Ok(())
 }
 
+/// An H.264 MP4 with an AAC sound track beside the picture (a moving ball), like most
+/// real files: some code paths must cope with streams they do not use.
+pub fn make_clip_with_audio(path: &Path, frames: u32, gop: u32) -> Result<()> {
+    crate::media::init()?;
+    let tmp = temp_name(path);
+    let seconds = frames as f64 / 25.0;
+    let desc = format!(
+        "videotestsrc pattern=ball motion=wavy num-buffers={frames} ! video/x-raw,width=320,height=240,framerate=25/1 ! videoconvert ! video/x-raw,format=I420 ! openh264enc gop-size={gop} bitrate=1000000 ! h264parse ! mp4mux name=mux ! filesink name=out \
+         audiotestsrc num-buffers={audio} samplesperbuffer=1024 timestamp-offset=500000000 ! audio/x-raw,rate=44100,channels=1 ! audioconvert ! avenc_aac ! aacparse ! mux.",
+        // Starts after the picture (so the demuxer meets video first) and ends before it.
+        audio = ((seconds - 1.0).max(0.1) * 44100.0 / 1024.0).ceil() as u64,
+    );
+    let pipeline = gst::parse::launch(&desc).with_context(|| format!("bad pipeline: {desc}"))?;
+    set_location(&pipeline, &tmp)?;
+    run_pipeline(&pipeline, &format!("encoding {}", path.display()))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 /// Camera motion over a still photo: the crop window moves from `start` to `end`
 /// (centre x, centre y, zoom ≥ 1, all relative to the photo) over the clip.
 #[derive(Debug, Clone, Copy)]

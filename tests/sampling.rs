@@ -90,6 +90,25 @@ fn sparse_keyframes_never_give_duplicate_timestamps() {
 }
 
 #[test]
+fn sparse_keyframes_with_a_sound_track() {
+    // The keyframe index must read files with streams it does not use (its sinks once
+    // waited in preroll until a 30 s timeout, and the index was lost).
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("with_audio.mp4");
+    reelmap::testmedia::make_clip_with_audio(&path, 200, 50).unwrap();
+    let keyframes = media::keyframe_index(&path).unwrap();
+    let seconds: Vec<f64> = keyframes.iter().map(|&k| k as f64 / 1e9).collect();
+    assert_eq!(seconds.len(), 4, "keyframes at {seconds:?}");
+    for (s, want) in seconds.iter().zip([0.0, 2.0, 4.0, 6.0]) {
+        assert!((s - want).abs() < 0.05, "keyframes at {seconds:?}");
+    }
+    let s = media::sample_frames(&path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
+    assert_eq!(s.frames.len(), 16);
+    assert!(s.warning.is_none(), "{:?}", s.warning);
+    assert_distinct_increasing(&s.frames, "with audio");
+}
+
+#[test]
 fn short_clips_give_what_they_have() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("short.mp4");
