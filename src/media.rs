@@ -764,7 +764,11 @@ fn sample_uniform_seeking(
             && let Ok(index) = keyframe_index(path)
             && !index.is_empty()
         {
-            return sample_with_keyframe_index(fp, &index, &targets[i..], half_step, out);
+            let left = &targets[i..];
+            return match sample_with_keyframe_index(fp, &index, left, half_step, out)? {
+                None => Ok(()),
+                Some(j) => decode_forward_to_targets(fp, &left[j..], out),
+            };
         }
         // Without an index: cost of accurate seeks ≈ remaining targets × distance from
         // the keyframe; cost of decoding forward ≈ the rest of the span.
@@ -789,8 +793,8 @@ fn sample_uniform_seeking(
 /// fallback of `sample_uniform_seeking` handles them.
 const INDEX_MAX_BYTES: u64 = 1 << 30;
 
-/// Keyframe timestamps (stream time, ns, sorted) of the first video stream, read by
-/// demuxing and parsing the file without decoding any picture. Demuxing costs little
+/// Keyframe timestamps (stream time, ns, sorted) of the first video stream of an MP4,
+/// Matroska/WebM or AVI file, read by demuxing it without decoding any picture. Demuxing costs little
 /// next to decoding (≈ 1 ms per MB here), and it is only done for files whose keyframes
 /// turned out too sparse for keyframe seeks, which would otherwise be decoded forward
 /// through most of their frames anyway.
@@ -799,10 +803,8 @@ pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
     let src = gst::ElementFactory::make("filesrc")
         .property("location", path.to_path_buf())
         .build()?;
-    // The common containers mark keyframes themselves, so their demuxer alone will do
-    // (~1.5 ms per 10 s clip here); others go through parsebin, whose parsers set the
-    // flags, but whose autoplugging costs 4-9 ms per file.
-    let parse = gst::ElementFactory::make(lean_demuxer(path).unwrap_or("parsebin")).build()?;
+    let demuxer = indexed_demuxer(path).context("no keyframe index for this container")?;
+    let parse = gst::ElementFactory::make(demuxer).build()?;
     pipeline.add_many([&src, &parse])?;
     src.link(&parse)?;
     let keys = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
@@ -877,8 +879,13 @@ pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
     Ok(keys)
 }
 
-/// The demuxer for MP4/QuickTime, Matroska/WebM and AVI files, told by their first bytes.
-fn lean_demuxer(path: &Path) -> Option<&'static str> {
+/// The demuxer for MP4/QuickTime, Matroska/WebM and AVI files, told by their first
+/// bytes. These containers carry an index: their demuxers mark keyframes themselves
+/// (demuxing a 10 s clip takes ~1.5 ms, where `parsebin`'s autoplugging alone took
+/// 4-9 ms) and seek exactly to a keyframe. Streams without one (MPEG-PS/TS, Ogg) seek
+/// by estimate and can land well past the asked position, so they keep the
+/// probe-and-decode-forward sampling.
+fn indexed_demuxer(path: &Path) -> Option<&'static str> {
     use std::io::Read;
     let mut head = [0u8; 12];
     std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
@@ -898,13 +905,16 @@ fn lean_demuxer(path: &Path) -> Option<&'static str> {
 /// between (nothing to skip), or else by jumping to the keyframe before it. On the
 /// benchmark's 10 s clips with 2 s GOPs this decodes ~165 pictures per clip instead of
 /// the ~290 of keyframe probes followed by decoding forward.
+///
+/// Returns the index of the first target left to the caller when a seek landed more
+/// than half a step past its target (an index that does not match the stream).
 fn sample_with_keyframe_index(
     fp: &FramePipeline,
     keyframes: &[u64],
     targets: &[u64],
     half_step: u64,
     out: &mut Vec<RgbFrame>,
-) -> Result<()> {
+) -> Result<Option<usize>> {
     // Below this, decoding on is cheaper than a flushing seek and a decoder restart.
     const MIN_SKIP_NS: u64 = 100_000_000;
     // Decoded timestamps may differ from the demuxer's by rounding.
@@ -913,7 +923,7 @@ fn sample_with_keyframe_index(
     fp.play()?;
     // Timestamp of the last picture pulled from the running pipeline, if any.
     let mut position: Option<u64> = None;
-    for &t in targets {
+    for (j, &t) in targets.iter().enumerate() {
         let last_pick = out.last().map(|f| f.pts_ns);
         if last_pick.is_some_and(|l| l >= t) {
             continue; // an earlier pick already covers this target
@@ -962,10 +972,13 @@ fn sample_with_keyframe_index(
         // Until the next decision, nothing is worth converting.
         fp.drop_before_ns.store(u64::MAX, Ordering::Relaxed);
         let Some(frame) = picked else { break };
+        if frame.pts_ns > t + half_step + SLACK_NS {
+            return Ok(Some(j));
+        }
         position = Some(frame.pts_ns);
         out.push(frame);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Pulls frames in PLAYING state and keeps, for each target, the first new picture at

@@ -47,8 +47,8 @@ fn uniform_sampling_works_for_every_codec() {
 fn sparse_keyframes_never_give_duplicate_timestamps() {
     let tmp = tempfile::tempdir().unwrap();
     // 8 s with a single keyframe (every keyframe seek lands on frame 0), with 4 s
-    // GOPs, and with 2 s GOPs in each container whose keyframe index is read by its
-    // demuxer alone (MP4, WebM, AVI) or through parsebin (MPEG-TS).
+    // GOPs, and with 2 s GOPs in each container whose keyframe index is used (MP4,
+    // WebM, AVI) and in one sampled by probing and decoding forward (MPEG-TS).
     for (codec, gop) in [
         (Codec::H264Mp4, 1000),
         (Codec::Vp8Webm, 1000),
