@@ -113,6 +113,24 @@ describe('Reelmap UI', () => {
   });
 
   test('adding the demo folder runs the job with a progress bar to the catalogue', async () => {
+    // Record every stage the job panel shows, on this page and after the reload below
+    // (kept in sessionStorage): the job is fast enough for a stage to last less than a
+    // polling interval.
+    const recordStages = () => {
+      const record = () => {
+        const el = document.querySelector('[data-testid="job-stage"]');
+        const text = el && el.textContent;
+        if (!text) return;
+        const seen = JSON.parse(sessionStorage.getItem('reelmap-e2e-stages') || '[]');
+        if (!seen.includes(text)) {
+          seen.push(text);
+          sessionStorage.setItem('reelmap-e2e-stages', JSON.stringify(seen));
+        }
+      };
+      new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
+    };
+    await page.addInitScript(recordStages);
+    await page.evaluate(recordStages);
     await page.getByTestId('library-path').fill(LIBRARY);
     await page.getByTestId('library-submit').click();
     const panel = page.locator('[data-testid="job-panel"][data-state="running"]');
@@ -141,6 +159,10 @@ describe('Reelmap UI', () => {
       await page.waitForTimeout(100);
     }
     await page.getByTestId('cluster-grid').waitFor({ timeout: 60_000 });
+    for (const s of await page.evaluate(() => JSON.parse(sessionStorage.getItem('reelmap-e2e-stages') || '[]'))) {
+      stages.add(s);
+    }
+    console.log(`# job stages seen: ${[...stages].join(' | ')}`);
     const cards = await page.getByTestId('cluster-card').count();
     assert.ok(cards >= 3, `at least 3 clusters (got ${cards})`);
     assert.ok(stages.size >= 2, `the stage changed while running: ${[...stages].join(', ')}`);
