@@ -397,11 +397,7 @@ impl FramePipeline {
         let linked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         decode.connect_pad_added(move |_, pad| {
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            let is_video = caps
-                .structure(0)
-                .map(|s| s.name().starts_with("video/"))
-                .unwrap_or(false);
-            if !is_video || linked.swap(true, Ordering::SeqCst) {
+            if !is_video_caps(&caps) || linked.swap(true, Ordering::SeqCst) {
                 return;
             }
             let (Some(convert), Some(size_filter), Some(filter)) = (
@@ -523,12 +519,7 @@ impl FramePipeline {
 
     /// Seeks in PAUSED and returns the prerolled frame (None at end of stream).
     fn seek_and_grab(&self, flags: gst::SeekFlags, pos_ns: u64) -> Result<Option<RgbFrame>> {
-        self.pipeline
-            .seek_simple(
-                gst::SeekFlags::FLUSH | flags,
-                gst::ClockTime::from_nseconds(pos_ns),
-            )
-            .map_err(|_| anyhow!("seek to {:.2} s refused", pos_ns as f64 / 1e9))?;
+        self.seek(flags, pos_ns)?;
         match self
             .sink
             .try_pull_preroll(gst::ClockTime::from_nseconds(STEP_TIMEOUT.as_nanos() as u64))
@@ -586,6 +577,11 @@ impl FramePipeline {
             }
         }
     }
+}
+
+fn is_video_caps(caps: &gst::CapsRef) -> bool {
+    caps.structure(0)
+        .is_some_and(|s| s.name().starts_with("video/"))
 }
 
 /// Any raw format in system memory, at the output size.
@@ -831,11 +827,7 @@ pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
         let _ = sink.sync_state_with_parent();
         let _ = pad.link(&sink.static_pad("sink").expect("fakesink has a sink pad"));
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let is_video = caps
-            .structure(0)
-            .map(|s| s.name().starts_with("video/"))
-            .unwrap_or(false);
-        if !is_video || have_video.swap(true, Ordering::SeqCst) {
+        if !is_video_caps(&caps) || have_video.swap(true, Ordering::SeqCst) {
             return;
         }
         let keys = keys_in.clone();
@@ -1015,12 +1007,7 @@ fn decode_forward_to_targets(
     let Some(&first) = targets.first() else {
         return Ok(());
     };
-    fp.pipeline
-        .seek_simple(
-            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-            gst::ClockTime::from_nseconds(first),
-        )
-        .map_err(|_| anyhow!("seek refused"))?;
+    fp.seek(gst::SeekFlags::ACCURATE, first)?;
     fp.drop_before_ns.store(first.max(1), Ordering::Relaxed);
     fp.play()?;
     take_targets(fp, targets, out)
