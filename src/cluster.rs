@@ -54,14 +54,23 @@ fn nearest(point: &[f32], centroids: &[Vec<f32>]) -> (usize, f32) {
 /// proportional to the squared distance to the nearest centre chosen so far. Plain
 /// k-means++ (one candidate) left the dev sets' k-means in poor local optima often
 /// enough to move both the scores at a given k and the silhouette curve that chooses k.
-fn kmeans_pp(data: &[Vec<f32>], k: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
+/// Seeding continues from `centroids` when some are given (the centres of clusters kept
+/// from an earlier run).
+fn kmeans_pp(
+    data: &[Vec<f32>],
+    mut centroids: Vec<Vec<f32>>,
+    k: usize,
+    rng: &mut Rng,
+) -> Vec<Vec<f32>> {
     let n = data.len();
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let mut centroids = vec![data[rng.below(n)].clone()];
-    let mut d2: Vec<f32> = data
-        .iter()
-        .map(|p| squared_distance(p, &centroids[0]))
-        .collect();
+    if centroids.len() >= k {
+        return centroids;
+    }
+    if centroids.is_empty() {
+        centroids.push(data[rng.below(n)].clone());
+    }
+    let mut d2: Vec<f32> = data.par_iter().map(|p| nearest(p, &centroids).1).collect();
     while centroids.len() < k {
         let total: f64 = d2.iter().map(|&x| x as f64).sum();
         let draw = |rng: &mut Rng| {
@@ -183,31 +192,8 @@ pub fn kmeans_constrained(
     let mut best: Option<KMeans> = None;
     for r in 0..restarts.max(1) {
         let mut rng = Rng::new(seed.wrapping_add(r as u64 * 7919));
-        let mut centroids: Vec<Vec<f32>> = initial.iter().take(k).cloned().collect();
-        if centroids.len() < k {
-            if centroids.is_empty() {
-                centroids = kmeans_pp(data, k, &mut rng);
-            } else {
-                // Continue k-means++ from the given centres.
-                while centroids.len() < k {
-                    let d2: Vec<f64> = data
-                        .iter()
-                        .map(|p| nearest(p, &centroids).1 as f64)
-                        .collect();
-                    let total: f64 = d2.iter().sum();
-                    let mut target = rng.next_f64() * total;
-                    let mut idx = data.len() - 1;
-                    for (i, x) in d2.iter().enumerate() {
-                        target -= x;
-                        if target <= 0.0 {
-                            idx = i;
-                            break;
-                        }
-                    }
-                    centroids.push(data[idx].clone());
-                }
-            }
-        }
+        let given: Vec<Vec<f32>> = initial.iter().take(k).cloned().collect();
+        let centroids = kmeans_pp(data, given, k, &mut rng);
         let run = lloyd(data, centroids, fixed, 100);
         if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
             best = Some(run);
