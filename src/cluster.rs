@@ -176,6 +176,12 @@ pub fn kmeans(data: &[Vec<f32>], k: usize, restarts: usize, seed: u64) -> KMeans
     kmeans_constrained(data, k, restarts, seed, &vec![None; data.len()], &[])
 }
 
+/// k-means (Lloyd's algorithm) from the given centres, with `fixed` points pinned.
+pub fn kmeans_from(data: &[Vec<f32>], centroids: Vec<Vec<f32>>, fixed: &[Option<usize>]) -> KMeans {
+    assert!(!data.is_empty() && !centroids.is_empty());
+    lloyd(data, centroids, fixed, 100)
+}
+
 /// k-means where some points are pinned to clusters and some centres are given
 /// (`initial` for the first clusters, e.g. clusters a person created). The rest of the
 /// centres come from k-means++.
@@ -200,6 +206,288 @@ pub fn kmeans_constrained(
         }
     }
     best.unwrap()
+}
+
+/// How often each pair of points fell into the same cluster over an ensemble of
+/// k-means runs: one run per (k, r) for k in `ks` and r < `runs_per_k`, each with
+/// its own seed and a single greedy k-means++ start. Row-major n×n, values in [0, 1].
+/// This is the "evidence accumulation" of Fred & Jain (2005): where single runs
+/// disagree (a flat silhouette, unequal groups) the pairs that stay together across
+/// many runs and many k are the structure that is really there.
+///
+/// The runs work on the points' Gram matrix (row-major n×n dot products) alone:
+/// k-means only needs distances to centroids, and a centroid's distance to a point
+/// follows from the dot products of the cluster's members. An iteration then costs
+/// O(n²) whatever k and the dimension are, which is what makes hundreds of runs
+/// affordable.
+pub fn co_association(
+    gram: &[f32],
+    n: usize,
+    ks: &[usize],
+    runs_per_k: usize,
+    seed: u64,
+) -> Vec<f32> {
+    assert_eq!(gram.len(), n * n);
+    let jobs: Vec<(usize, usize)> = ks
+        .iter()
+        .flat_map(|&k| (0..runs_per_k).map(move |r| (k, r)))
+        .collect();
+    let labelings: Vec<Vec<usize>> = jobs
+        .par_iter()
+        .map(|&(k, r)| {
+            let run_seed = seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(((k as u64) << 16) | r as u64);
+            kernel_kmeans(gram, n, k, &mut Rng::new(run_seed))
+        })
+        .collect();
+    let runs = labelings.len().max(1) as f32;
+    // Each point's label in every run, contiguous, so that a pair compares two rows.
+    let per_point: Vec<Vec<u32>> = (0..n)
+        .map(|i| labelings.iter().map(|l| l[i] as u32).collect())
+        .collect();
+    (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let per_point = &per_point;
+            (0..n).map(move |j| {
+                let same = per_point[i]
+                    .iter()
+                    .zip(&per_point[j])
+                    .filter(|(a, b)| a == b)
+                    .count();
+                same as f32 / runs
+            })
+        })
+        .collect()
+}
+
+/// One k-means run (greedy k-means++ start, then Lloyd's iterations) on a Gram
+/// matrix, single-threaded (the ensemble runs many at once). Same steps as
+/// `kmeans_pp` + `lloyd`, written with dot products: the squared distance of point i
+/// to the centroid of cluster C is G_ii - 2/|C| Σ_{j∈C} G_ij + 1/|C|² Σ_{j,l∈C} G_jl.
+fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> {
+    let k = k.clamp(1, n);
+    let g = |i: usize, j: usize| gram[i * n + j] as f64;
+    let point_d2 = |i: usize, c: usize| (g(i, i) + g(c, c) - 2.0 * g(i, c)).max(0.0);
+    // Seeding: centres are points.
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    let mut centres = vec![rng.below(n)];
+    let mut d2: Vec<f64> = (0..n).map(|i| point_d2(i, centres[0])).collect();
+    while centres.len() < k {
+        let total: f64 = d2.iter().sum();
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for _ in 0..trials {
+            let c = if total <= 0.0 {
+                rng.below(n)
+            } else {
+                let mut target = rng.next_f64() * total;
+                d2.iter()
+                    .position(|&x| {
+                        target -= x;
+                        target <= 0.0
+                    })
+                    .unwrap_or(n - 1)
+            };
+            let nd: Vec<f64> = (0..n).map(|i| d2[i].min(point_d2(i, c))).collect();
+            let sum: f64 = nd.iter().sum();
+            if best.as_ref().is_none_or(|b| sum < b.0) {
+                best = Some((sum, c, nd));
+            }
+        }
+        let (_, c, nd) = best.expect("at least two candidates");
+        centres.push(c);
+        d2 = nd;
+    }
+    let mut labels: Vec<usize> = (0..n)
+        .map(|i| {
+            (0..k)
+                .min_by(|&a, &b| point_d2(i, centres[a]).total_cmp(&point_d2(i, centres[b])))
+                .unwrap()
+        })
+        .collect();
+    // Lloyd's iterations on the labels.
+    let mut to_cluster = vec![0f64; n * k]; // Σ_{j∈C} G_ij for every point i and cluster C
+    for _ in 0..100 {
+        let mut size = vec![0usize; k];
+        labels.iter().for_each(|&l| size[l] += 1);
+        to_cluster.iter_mut().for_each(|x| *x = 0.0);
+        for i in 0..n {
+            let row = &gram[i * n..(i + 1) * n];
+            let out = &mut to_cluster[i * k..(i + 1) * k];
+            for (&gij, &lj) in row.iter().zip(&labels) {
+                out[lj] += gij as f64;
+            }
+        }
+        let mut within = vec![0f64; k]; // Σ_{j,l∈C} G_jl
+        for (i, &l) in labels.iter().enumerate() {
+            within[l] += to_cluster[i * k + l];
+        }
+        let dist = |i: usize, c: usize| {
+            let s = size[c] as f64;
+            g(i, i) - 2.0 * to_cluster[i * k + c] / s + within[c] / (s * s)
+        };
+        let mut new_labels: Vec<usize> = (0..n)
+            .map(|i| {
+                (0..k)
+                    .filter(|&c| size[c] > 0)
+                    .min_by(|&a, &b| dist(i, a).total_cmp(&dist(i, b)))
+                    .unwrap()
+            })
+            .collect();
+        // An empty cluster restarts at the point farthest from its centre (each
+        // empty cluster at a different point).
+        let mut taken = vec![false; n];
+        for (c, _) in size.iter().enumerate().filter(|(_, s)| **s == 0) {
+            let far = (0..n)
+                .filter(|&i| !taken[i])
+                .map(|i| (i, dist(i, labels[i])))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i);
+            if let Some(i) = far {
+                new_labels[i] = c;
+                taken[i] = true;
+            }
+        }
+        if new_labels == labels {
+            break;
+        }
+        labels = new_labels;
+    }
+    labels
+}
+
+/// One merge of a hierarchical clustering: the clusters holding points `a` and `b`
+/// joined at `height`.
+#[derive(Debug, Clone, Copy)]
+pub struct Merge {
+    pub height: f64,
+    pub a: usize,
+    pub b: usize,
+}
+
+/// Average-linkage (UPGMA) hierarchical clustering of n points from their row-major
+/// n×n distance matrix, by the nearest-neighbour chain algorithm (O(n²) time; average
+/// linkage is reducible, so the chain finds the same tree as the greedy algorithm).
+/// Returns the n-1 merges sorted by height.
+pub fn average_linkage(dist: &[f32], n: usize) -> Vec<Merge> {
+    assert_eq!(dist.len(), n * n);
+    let mut d: Vec<f64> = dist.iter().map(|&x| x as f64).collect();
+    let mut size = vec![1usize; n];
+    let mut active = vec![true; n];
+    let mut merges = Vec::with_capacity(n.saturating_sub(1));
+    let mut chain: Vec<usize> = Vec::new();
+    let mut remaining = n;
+    while remaining > 1 {
+        if chain.is_empty() {
+            chain.push(active.iter().position(|&a| a).expect("an active cluster"));
+        }
+        let (a, b) = loop {
+            let a = *chain.last().unwrap();
+            let prev = (chain.len() >= 2).then(|| chain[chain.len() - 2]);
+            // The previous link wins ties, which is what guarantees termination.
+            let mut best = prev.map(|p| (p, d[a * n + p]));
+            for x in 0..n {
+                if x != a && active[x] && best.is_none_or(|(_, bd)| d[a * n + x] < bd) {
+                    best = Some((x, d[a * n + x]));
+                }
+            }
+            let (b, _) = best.expect("two active clusters");
+            if Some(b) == prev {
+                chain.pop();
+                chain.pop();
+                break (a, b);
+            }
+            chain.push(b);
+        };
+        merges.push(Merge {
+            height: d[a * n + b],
+            a,
+            b,
+        });
+        // The joined cluster lives on in slot a (Lance-Williams update for UPGMA).
+        let (na, nb) = (size[a] as f64, size[b] as f64);
+        for x in 0..n {
+            if active[x] && x != a && x != b {
+                let v = (na * d[a * n + x] + nb * d[b * n + x]) / (na + nb);
+                d[a * n + x] = v;
+                d[x * n + a] = v;
+            }
+        }
+        size[a] += size[b];
+        active[b] = false;
+        remaining -= 1;
+    }
+    merges.sort_by(|x, y| x.height.total_cmp(&y.height));
+    merges
+}
+
+/// Labels 0..k of the partition into k clusters given by the first n-k merges,
+/// numbered in order of each cluster's first point.
+pub fn cut_tree(merges: &[Merge], n: usize, k: usize) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for m in merges.iter().take(n.saturating_sub(k.max(1))) {
+        let (ra, rb) = (find(&mut parent, m.a), find(&mut parent, m.b));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut label_of_root = vec![usize::MAX; n];
+    let mut next = 0;
+    (0..n)
+        .map(|i| {
+            let r = find(&mut parent, i);
+            if label_of_root[r] == usize::MAX {
+                label_of_root[r] = next;
+                next += 1;
+            }
+            label_of_root[r]
+        })
+        .collect()
+}
+
+/// Mean silhouette from a precomputed row-major n×n distance matrix.
+pub fn silhouette_from_distances(dist: &[f32], labels: &[usize], k: usize) -> f64 {
+    let n = labels.len();
+    if k < 2 || n <= k {
+        return 0.0;
+    }
+    let mut sizes = vec![0usize; k];
+    for &l in labels {
+        sizes[l] += 1;
+    }
+    let total: f64 = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let own = labels[i];
+            if sizes[own] <= 1 {
+                return 0.0;
+            }
+            let mut sum = vec![0f64; k];
+            for (j, &dij) in dist[i * n..(i + 1) * n].iter().enumerate() {
+                if j != i {
+                    sum[labels[j]] += dij as f64;
+                }
+            }
+            let a = sum[own] / (sizes[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own && sizes[c] > 0)
+                .map(|c| sum[c] / sizes[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            if !b.is_finite() {
+                return 0.0;
+            }
+            (b - a) / a.max(b).max(1e-12)
+        })
+        .sum();
+    total / n as f64
 }
 
 /// Mean silhouette with cosine distance on unit vectors (1 - dot). For large
@@ -322,6 +610,120 @@ mod tests {
         }
         // (Measured: greedy seeding 4 of 40, plain k-means++ 15 of 40.)
         assert!(failures <= 8, "{failures} of 40 seeds merged groups");
+    }
+
+    fn gram_of(data: &[Vec<f32>]) -> Vec<f32> {
+        data.iter()
+            .flat_map(|a| data.iter().map(move |b| dot(a, b)))
+            .collect()
+    }
+
+    #[test]
+    fn kernel_kmeans_is_lloyd_in_the_original_space() {
+        // Same seeding draws and the same iterations, written with dot products only.
+        let (data, _) = blobs(4);
+        let gram = gram_of(&data);
+        for k in [2, 3, 5, 8] {
+            for seed in 0..5 {
+                let direct = kmeans(&data, k, 1, seed);
+                let kernel = kernel_kmeans(&gram, data.len(), k, &mut Rng::new(seed));
+                assert_eq!(kernel, direct.labels, "k={k} seed={seed}");
+            }
+        }
+    }
+
+    /// UPGMA the slow way: merge the closest pair of clusters (mean pairwise
+    /// distance of their members), one merge at a time.
+    fn naive_average_linkage(dist: &[f32], n: usize) -> Vec<f64> {
+        let mut clusters: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        let mut heights = Vec::new();
+        while clusters.len() > 1 {
+            let mut best = (f64::INFINITY, 0, 0);
+            for a in 0..clusters.len() {
+                for b in a + 1..clusters.len() {
+                    let sum: f64 = clusters[a]
+                        .iter()
+                        .flat_map(|&i| clusters[b].iter().map(move |&j| dist[i * n + j] as f64))
+                        .sum();
+                    let d = sum / (clusters[a].len() * clusters[b].len()) as f64;
+                    if d < best.0 {
+                        best = (d, a, b);
+                    }
+                }
+            }
+            let merged = clusters.remove(best.2);
+            clusters[best.1].extend(merged);
+            heights.push(best.0);
+        }
+        heights
+    }
+
+    #[test]
+    fn average_linkage_matches_the_naive_algorithm() {
+        let mut rng = Rng::new(11);
+        let n = 30;
+        let pts: Vec<[f64; 3]> = (0..n)
+            .map(|_| [rng.next_f64(), rng.next_f64(), rng.next_f64()])
+            .collect();
+        let dist: Vec<f32> = pts
+            .iter()
+            .flat_map(|a| {
+                pts.iter().map(move |b| {
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y).powi(2))
+                        .sum::<f64>()
+                        .sqrt() as f32
+                })
+            })
+            .collect();
+        let merges = average_linkage(&dist, n);
+        let want = naive_average_linkage(&dist, n);
+        assert_eq!(merges.len(), n - 1);
+        for (m, w) in merges.iter().zip(&want) {
+            assert!((m.height - w).abs() < 1e-5, "{} vs {w}", m.height);
+        }
+        // Cuts: k clusters, numbered by first point, nested as k falls.
+        let five = cut_tree(&merges, n, 5);
+        let four = cut_tree(&merges, n, 4);
+        assert_eq!(five.iter().max(), Some(&4));
+        assert_eq!(five[0], 0);
+        for i in 0..n {
+            for j in 0..n {
+                if five[i] == five[j] {
+                    assert_eq!(four[i], four[j]);
+                }
+            }
+        }
+        assert_eq!(cut_tree(&merges, n, n), (0..n).collect::<Vec<_>>());
+        assert!(cut_tree(&merges, n, 1).iter().all(|&l| l == 0));
+    }
+
+    #[test]
+    fn co_association_of_clear_groups() {
+        let (data, truth) = blobs(5);
+        let n = data.len();
+        let c = co_association(&gram_of(&data), n, &[2, 3, 4, 5], 4, 9);
+        for i in 0..n {
+            assert_eq!(c[i * n + i], 1.0);
+            for j in 0..n {
+                assert_eq!(c[i * n + j], c[j * n + i]);
+            }
+        }
+        // k = 3 always keeps the three groups; the other k split or merge them.
+        let apart: Vec<f32> = c.iter().map(|x| 1.0 - x).collect();
+        let labels = cut_tree(&average_linkage(&apart, n), n, 3);
+        assert_eq!(crate::metrics::score(&truth, &labels).accuracy, 1.0);
+        let silhouettes: Vec<f64> = (2..=5)
+            .map(|k| {
+                let labels = cut_tree(&average_linkage(&apart, n), n, k);
+                let cosine: Vec<f32> = gram_of(&data).iter().map(|g| 1.0 - g).collect();
+                silhouette_from_distances(&cosine, &labels, k)
+            })
+            .collect();
+        let direct = silhouette(&data, &labels, 3, 1000);
+        assert!((silhouettes[1] - direct).abs() < 1e-5);
+        assert!(silhouettes[1] > silhouettes[0] && silhouettes[1] > silhouettes[2]);
     }
 
     #[test]
