@@ -12,6 +12,7 @@ use crate::progress::{Cancel, Event, Progress};
 use crate::store::{Catalogue, EmbeddingRecord, FrameRecord, Poster, VideoRow};
 use crate::util::l2_normalize;
 use anyhow::Result;
+use std::collections::HashMap;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -44,6 +45,9 @@ pub struct EmbedReport {
     pub embedded: usize,
     pub failed: usize,
     pub frames: usize,
+    /// Frames whose network input repeated an earlier frame of the same video exactly
+    /// and took its output instead of a network run.
+    pub repeated_frames: usize,
     pub decode_seconds: f64,
     pub embed_seconds: f64,
     pub wall_seconds: f64,
@@ -185,9 +189,11 @@ pub fn embed_videos(
                 Ok(d) => {
                     report.decode_seconds += d.seconds;
                     let t = Instant::now();
-                    let rec = embed_decoded(embedder, &d, opts.batch, &model, &sampler_desc)?;
+                    let (rec, network_runs) =
+                        embed_decoded(embedder, &d, opts.batch, &model, &sampler_desc)?;
                     report.embed_seconds += t.elapsed().as_secs_f64();
                     report.frames += rec.frames.len();
+                    report.repeated_frames += rec.frames.len() - network_runs;
                     cat.store_embedding(&rec)?;
                     if let Some(w) = &d.warning {
                         cat.conn().execute(
@@ -219,43 +225,70 @@ pub fn embed_videos(
     Ok(report)
 }
 
-/// Runs the network over a decoded video and builds what is stored for it.
+/// Hash of a network input's bits: FNV-1a over every 61st word (a cheap filter; equal
+/// hashes are confirmed by comparing the whole input).
+fn input_hash(x: &[f32]) -> u64 {
+    x.iter().step_by(61).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+        (h ^ v.to_bits() as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Runs the network over a decoded video and builds what is stored for it. Also
+/// returns how many frames the network ran on.
 fn embed_decoded(
     embedder: &Embedder,
     d: &Decoded,
     batch: usize,
     model: &str,
     sampler: &str,
-) -> Result<EmbeddingRecord> {
+) -> Result<(EmbeddingRecord, usize)> {
     let dim = embedder.manifest.feature_dim;
     let classes = embedder.manifest.num_classes;
     let mut frames = Vec::with_capacity(d.frames.len());
     let mut descriptor = vec![0f32; dim];
     let mut class_probs = vec![0f32; classes];
-    for chunk in d.frames.chunks(batch.max(1)) {
-        let inputs: Vec<Vec<f32>> = chunk.iter().map(|(_, x, _)| x.clone()).collect();
-        let out = embedder.embed(&inputs)?;
-        for (i, (ts, _, thumb)) in chunk.iter().enumerate() {
-            let mut feat = out.features[i].clone();
-            l2_normalize(&mut feat);
-            let probs = softmax(&out.logits[i]);
-            descriptor.iter_mut().zip(&feat).for_each(|(a, b)| *a += b);
-            class_probs
-                .iter_mut()
-                .zip(&probs)
-                .for_each(|(a, b)| *a += b);
-            frames.push(FrameRecord {
-                ts_ms: *ts,
-                feature: feat,
-                top_classes: top_k(&probs, 5),
-                thumb_jpeg: thumb.clone(),
-            });
+    // A frame whose network input repeats an earlier frame's exactly (static shots,
+    // slides, screen recordings: the decoder often reproduces the same pixels) gets
+    // that frame's output instead of a second run of the network. Exact equality, so
+    // the result is the same as running it.
+    let mut first_with_input: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut source = Vec::with_capacity(d.frames.len()); // index into `unique`
+    let mut unique: Vec<usize> = Vec::new(); // frames the network runs on
+    for (i, (_, x, _)) in d.frames.iter().enumerate() {
+        let candidates = first_with_input.entry(input_hash(x)).or_default();
+        match candidates.iter().find(|&&u| d.frames[unique[u]].1 == *x) {
+            Some(&u) => source.push(u),
+            None => {
+                candidates.push(unique.len());
+                source.push(unique.len());
+                unique.push(i);
+            }
         }
+    }
+    let mut outputs: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(unique.len());
+    for chunk in unique.chunks(batch.max(1)) {
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|&i| d.frames[i].1.clone()).collect();
+        let out = embedder.embed(&inputs)?;
+        for (mut feat, logits) in out.features.into_iter().zip(out.logits) {
+            l2_normalize(&mut feat);
+            outputs.push((feat, softmax(&logits)));
+        }
+    }
+    for ((ts, _, thumb), &u) in d.frames.iter().zip(&source) {
+        let (feat, probs) = &outputs[u];
+        descriptor.iter_mut().zip(feat).for_each(|(a, b)| *a += b);
+        class_probs.iter_mut().zip(probs).for_each(|(a, b)| *a += b);
+        frames.push(FrameRecord {
+            ts_ms: *ts,
+            feature: feat.clone(),
+            top_classes: top_k(probs, 5),
+            thumb_jpeg: thumb.clone(),
+        });
     }
     let n = frames.len().max(1) as f32;
     l2_normalize(&mut descriptor);
     class_probs.iter_mut().for_each(|p| *p /= n);
-    Ok(EmbeddingRecord {
+    let record = EmbeddingRecord {
         video_id: d.video.id,
         model: model.to_string(),
         sampler: sampler.to_string(),
@@ -263,5 +296,6 @@ fn embed_decoded(
         class_probs,
         frames,
         poster: d.poster.clone(),
-    })
+    };
+    Ok((record, unique.len()))
 }

@@ -505,8 +505,16 @@ fn print_embed(r: &EmbedReport) {
     if r.videos == 0 {
         return;
     }
+    let repeated = if r.repeated_frames > 0 {
+        format!(
+            ", {} of them exact repeats embedded once",
+            r.repeated_frames
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "Embedded {} of {} videos ({} frames) in {:.1} s; {} could not be decoded{}",
+        "Embedded {} of {} videos ({} frames{repeated}) in {:.1} s; {} could not be decoded{}",
         r.embedded,
         r.videos,
         r.frames,
