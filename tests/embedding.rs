@@ -28,7 +28,7 @@ fn repeated_frames_get_the_networks_own_output() {
     let mut cat = Catalogue::open(&dir.path().join("cat.sqlite3")).unwrap();
     scan(
         &mut cat,
-        &[lib.clone()],
+        std::slice::from_ref(&lib),
         &ScanOptions::default(),
         &|_, _| {},
     )
