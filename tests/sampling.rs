@@ -109,6 +109,42 @@ fn sparse_keyframes_with_a_sound_track() {
 }
 
 #[test]
+fn direct_chain_gives_the_frames_decodebin_gives() {
+    // MP4, Matroska/WebM and AVI skip decodebin (`demuxer ! parser ! decoder`); the
+    // samples must be the same pictures at the same times, for every codec, with
+    // sparse keyframes and with a sound track.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut clips = Vec::new();
+    for codec in Codec::ALL {
+        let path = tmp.path().join(format!("clip.{}", codec.extension()));
+        pattern_clip(&path, "ball", codec, 100, 50);
+        clips.push((format!("{codec:?}"), path));
+    }
+    let with_audio = tmp.path().join("with_audio.mp4");
+    reelmap::testmedia::make_clip_with_audio(&with_audio, 200, 50).unwrap();
+    clips.push(("H.264 + AAC".into(), with_audio));
+    let mut direct_used = 0;
+    for (name, path) in &clips {
+        let demuxer = media::direct_demuxer(path);
+        let via_decodebin =
+            media::sample_frames_via(path, Sampler::Uniform { n: 16 }, 256, None, None).unwrap();
+        let auto = media::sample_frames(path, Sampler::Uniform { n: 16 }, 256, None).unwrap();
+        assert!(!via_decodebin.direct);
+        // Chains that cannot be built directly fall back to decodebin.
+        assert_eq!(auto.direct, demuxer.is_some(), "{name}");
+        direct_used += auto.direct as usize;
+        assert_eq!(auto.frames.len(), via_decodebin.frames.len(), "{name}");
+        for (a, b) in auto.frames.iter().zip(&via_decodebin.frames) {
+            assert_eq!(a.pts_ns, b.pts_ns, "{name}");
+            assert_eq!((a.width, a.height), (b.width, b.height), "{name}");
+            assert!(a.data == b.data, "{name}: pixels differ at {} ns", a.pts_ns);
+        }
+    }
+    // H.264/MP4, H.265/MKV, VP8 and VP9/WebM, MJPEG and MPEG-4/AVI, AV1/MKV, H.264+AAC.
+    assert_eq!(direct_used, 8);
+}
+
+#[test]
 fn short_clips_give_what_they_have() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("short.mp4");
