@@ -681,14 +681,20 @@ fn element_for(list: &[gst::ElementFactory], caps: &gst::CapsRef) -> Option<gst:
 /// The demuxer for the direct `demuxer ! decoder` chain, when it can be used: a
 /// container with its own demuxer (see `indexed_demuxer`) and no hardware decoder to
 /// pick (decodebin negotiates their memory types). Skipping decodebin's type finding,
-/// autoplugging and multiqueue thread saves ~30 % of the CPU time of sampling a short
-/// clip. `REELMAP_DIRECT_DECODE=0` always uses decodebin.
+/// autoplugging and multiqueue thread saves ~15 % of the CPU time of sampling the
+/// benchmark's 10 s clips (2 videos at once: 17.5-18 → 13.6-15.3 CPU-s for 200 clips).
+/// `REELMAP_DIRECT_DECODE=0` always uses decodebin; `REELMAP_HW_DECODE=0` lets the
+/// direct chain run even where hardware decoders are registered.
 pub fn direct_demuxer(path: &Path) -> Option<&'static str> {
     if std::env::var("REELMAP_DIRECT_DECODE").as_deref() == Ok("0") || init().is_err() {
         return None;
     }
     static HW: OnceLock<bool> = OnceLock::new();
-    if *HW.get_or_init(|| !registered_hardware_decoders().is_empty()) {
+    let hardware_in_use = || {
+        std::env::var("REELMAP_HW_DECODE").as_deref() != Ok("0")
+            && !registered_hardware_decoders().is_empty()
+    };
+    if *HW.get_or_init(hardware_in_use) {
         return None;
     }
     indexed_demuxer(path)
