@@ -453,6 +453,20 @@ pub fn cut_tree(merges: &[Merge], n: usize, k: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Silhouette of one point of cluster `own` (of size > 1), given the sum of its
+/// distances to the members of every cluster (itself excluded) and the cluster sizes.
+fn point_silhouette(own: usize, sum: &[f64], sizes: &[usize]) -> f64 {
+    let a = sum[own] / (sizes[own] - 1) as f64;
+    let b = (0..sizes.len())
+        .filter(|&c| c != own && sizes[c] > 0)
+        .map(|c| sum[c] / sizes[c] as f64)
+        .fold(f64::INFINITY, f64::min);
+    if !b.is_finite() {
+        return 0.0;
+    }
+    (b - a) / a.max(b).max(1e-12)
+}
+
 /// Mean silhouette from a precomputed row-major n×n distance matrix.
 pub fn silhouette_from_distances(dist: &[f32], labels: &[usize], k: usize) -> f64 {
     let n = labels.len();
@@ -476,15 +490,7 @@ pub fn silhouette_from_distances(dist: &[f32], labels: &[usize], k: usize) -> f6
                     sum[labels[j]] += dij as f64;
                 }
             }
-            let a = sum[own] / (sizes[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && sizes[c] > 0)
-                .map(|c| sum[c] / sizes[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            if !b.is_finite() {
-                return 0.0;
-            }
-            (b - a) / a.max(b).max(1e-12)
+            point_silhouette(own, &sum, &sizes)
         })
         .sum();
     total / n as f64
@@ -519,15 +525,7 @@ pub fn silhouette(data: &[Vec<f32>], labels: &[usize], k: usize, max_points: usi
             if sizes[own] <= 1 {
                 return 0.0;
             }
-            let a = sum[own] / (sizes[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && sizes[c] > 0)
-                .map(|c| sum[c] / sizes[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            if !b.is_finite() {
-                return 0.0;
-            }
-            (b - a) / a.max(b).max(1e-12)
+            point_silhouette(own, &sum, &sizes)
         })
         .collect();
     vals.iter().sum::<f64>() / vals.len() as f64
