@@ -204,8 +204,8 @@ pub struct AutoK {
 const CONSENSUS_MAX_POINTS: usize = 1000;
 
 /// k-means runs per k in the consensus ensemble. Measured on dev-real (13 very unequal
-/// categories): with 4 runs per k the chosen k still moved between 9 and 16 over seeds
-/// 1-5; with 8 it is 13 on four seeds and 14 on one.
+/// categories), chosen k over seeds 1-5: 8 runs per k gave 10/13/12/12/13, 16 gave
+/// 10/9/13/14/13, 32 gives 13/11/13/13/13.
 const CONSENSUS_RUNS_PER_K: usize = 32;
 
 /// The consensus of an ensemble of k-means runs (k = 2..=max, several seeds each) on
@@ -215,8 +215,8 @@ const CONSENSUS_RUNS_PER_K: usize = 32;
 /// silhouette is the automatic k, and its cluster means start the final k-means.
 ///
 /// Measured with `reelmap eval` over seeds 1-5 against one silhouette-scored k-means
-/// per k: on dev-real the automatic k went from 5-21 (ACC 0.415-0.462) to 13-14 (true
-/// 13; ACC 0.446-0.492, NMI 0.581-0.606); with k given ACC 0.415-0.477 → 0.446-0.492.
+/// per k: on dev-real the automatic k went from 5-21 (ACC 0.415-0.462) to 11-13 (true
+/// 13; ACC 0.446-0.492, NMI 0.591-0.606); with k given ACC 0.415-0.477 → 0.446-0.492.
 /// dev-photo5 (k = 5 on every seed either way) 0.94-0.96 → 0.94; the generated library
 /// stays at 1.0.
 pub struct Consensus {
@@ -240,13 +240,23 @@ impl Consensus {
         if n < 3 || max_k < 2 {
             return None;
         }
-        let gram: Vec<f32> = (0..n)
+        // Dot products of the upper triangle only (the ~2 800-dimensional dots are the
+        // dearest part of the consensus for large libraries), mirrored below.
+        let upper: Vec<Vec<f32>> = (0..n)
             .into_par_iter()
-            .flat_map_iter(|i| {
-                let sample = &sample;
-                (0..n).map(move |j| dot(&data[sample[i]], &data[sample[j]]))
+            .map(|i| {
+                (i..n)
+                    .map(|j| dot(&data[sample[i]], &data[sample[j]]))
+                    .collect()
             })
             .collect();
+        let mut gram = vec![0f32; n * n];
+        for (i, row) in upper.iter().enumerate() {
+            for (off, &g) in row.iter().enumerate() {
+                gram[i * n + i + off] = g;
+                gram[(i + off) * n + i] = g;
+            }
+        }
         let ks: Vec<usize> = (2..=max_k).collect();
         let together = cluster::co_association(&gram, n, &ks, CONSENSUS_RUNS_PER_K, seed);
         let apart: Vec<f32> = together.iter().map(|c| 1.0 - c).collect();
@@ -311,16 +321,16 @@ impl Consensus {
     }
 }
 
-/// Chooses k by the silhouette of the consensus partitions over k = 2..=max.
-pub fn choose_k(data: &[Vec<f32>], seed: u64) -> AutoK {
-    match Consensus::build(data, seed) {
-        Some(c) => c.choose_k(),
-        None => AutoK {
+/// The automatic k from a consensus (k = 1 when there were too few videos for one).
+fn auto_k(consensus: Option<&Consensus>) -> AutoK {
+    consensus.map_or_else(
+        || AutoK {
             k: 1,
             scores: vec![],
             method: "too few videos".into(),
         },
-    }
+        Consensus::choose_k,
+    )
 }
 
 /// A clustering of prepared descriptors, before anything is stored.
@@ -355,14 +365,7 @@ pub fn cluster_points(
     let (k, method, k_scores) = match opts.k {
         KChoice::Fixed(k) => (k.max(min_k).min(data.len()), format!("fixed k={k}"), vec![]),
         KChoice::Auto => {
-            let auto = consensus.as_ref().map_or_else(
-                || AutoK {
-                    k: 1,
-                    scores: vec![],
-                    method: "too few videos".into(),
-                },
-                Consensus::choose_k,
-            );
+            let auto = auto_k(consensus.as_ref());
             (auto.k.max(min_k), auto.method, auto.scores)
         }
     };
