@@ -669,16 +669,17 @@ fn video_parsers() -> &'static [gst::ElementFactory] {
 /// pad template is not enough (as decodebin knows): `vp8alphadecodebin` has a VP8
 /// template but accepts only streams with an alpha channel.
 fn element_for(list: &[gst::ElementFactory], caps: &gst::CapsRef) -> Option<gst::Element> {
+    let caps_owned = caps.to_owned();
     list.iter()
         .filter(|f| f.can_sink_any_caps(caps))
         .filter_map(|f| f.create().build().ok())
         .find(|el| {
             el.static_pad("sink")
-                .is_some_and(|pad| pad.query_accept_caps(&caps.to_owned()))
+                .is_some_and(|pad| pad.query_accept_caps(&caps_owned))
         })
 }
 
-/// The demuxer for the direct `demuxer ! decoder` chain, when it can be used: a
+/// The demuxer for the direct `demuxer ! parser ! decoder` chain, when it can be used: a
 /// container with its own demuxer (see `indexed_demuxer`) and no hardware decoder to
 /// pick (decodebin negotiates their memory types). Skipping decodebin's type finding,
 /// autoplugging and multiqueue thread saves ~15 % of the CPU time of sampling the
