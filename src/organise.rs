@@ -232,9 +232,15 @@ impl Consensus {
     /// None when there are too few videos for a choice (fewer than 3).
     pub fn build(data: &[Vec<f32>], seed: u64) -> Option<Consensus> {
         use rayon::prelude::*;
-        let n_all = data.len();
+        // Copies of a file (and a video imported twice) have the same descriptor. Each
+        // counts once here: pairs of identical points have a perfect silhouette, so
+        // they would otherwise pull k towards one cluster per pair (a library holding
+        // every video twice went from k = 5 to 33). The final k-means still places
+        // every video.
+        let distinct = distinct_points(data);
+        let n_all = distinct.len();
         let step = n_all.div_ceil(CONSENSUS_MAX_POINTS).max(1);
-        let sample: Vec<usize> = (0..n_all).step_by(step).collect();
+        let sample: Vec<usize> = distinct.into_iter().step_by(step).collect();
         let n = sample.len();
         let max_k = (n_all / 3).clamp(10, 50).min(n.saturating_sub(1));
         if n < 3 || max_k < 2 {
@@ -319,6 +325,14 @@ impl Consensus {
             .map(|(s, c)| s.into_iter().map(|x| (x / c as f64) as f32).collect())
             .collect()
     }
+}
+
+/// Indices of the first occurrence of each distinct point (bit-for-bit equality).
+fn distinct_points(data: &[Vec<f32>]) -> Vec<usize> {
+    let mut seen: HashSet<Vec<u32>> = HashSet::with_capacity(data.len());
+    (0..data.len())
+        .filter(|&i| seen.insert(data[i].iter().map(|x| x.to_bits()).collect()))
+        .collect()
 }
 
 /// The automatic k from a consensus (k = 1 when there were too few videos for one).
@@ -766,6 +780,33 @@ mod tests {
                 c.k_scores
             );
         }
+    }
+
+    #[test]
+    fn copies_do_not_change_the_automatic_k() {
+        // Every video twice (a backup folder beside the originals), and some three times.
+        let (data, truth) = groups(&[40, 12, 10, 8, 6, 4, 3], 1.4, 5);
+        let mut doubled = data.clone();
+        doubled.extend(data.iter().cloned());
+        doubled.extend(data.iter().step_by(3).cloned());
+        let truth2: Vec<usize> = truth
+            .iter()
+            .chain(&truth)
+            .chain(truth.iter().step_by(3))
+            .copied()
+            .collect();
+        let opts = ClusterOptions {
+            seed: 1,
+            unsorted: false,
+            ..Default::default()
+        };
+        let c = cluster_points(&doubled, &opts, &vec![None; doubled.len()], &[], 0);
+        let s = crate::metrics::score(&truth2, &c.km.labels);
+        assert_eq!((c.km.k, s.accuracy), (7, 1.0), "{:?}", c.k_scores);
+        assert_eq!(
+            distinct_points(&doubled),
+            (0..data.len()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
