@@ -9,10 +9,11 @@
 use crate::media::{self, RgbFrame, Sampler};
 use crate::model::{Embedder, softmax, top_k};
 use crate::progress::{Cancel, Event, Progress};
+use crate::scan;
 use crate::store::{Catalogue, EmbeddingRecord, FrameRecord, Poster, VideoRow};
 use crate::util::l2_normalize;
 use anyhow::Result;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ pub struct EmbedReport {
     /// Frames whose network input repeated an earlier frame of the same video exactly
     /// and took its output instead of a network run.
     pub repeated_frames: usize,
+    /// Videos whose file has the same bytes as another embedded video and took its
+    /// results without being decoded (counted in `embedded`, not in `frames`).
+    pub copies: usize,
     pub decode_seconds: f64,
     pub embed_seconds: f64,
     pub wall_seconds: f64,
@@ -141,15 +145,36 @@ pub fn embed_videos(
         return Ok(report);
     }
     media::init()?;
+    let model = embedder.name().to_string();
+    let sampler_desc = opts.sampler.describe();
+    let mut done = 0u64;
+    let (to_decode, copies) = split_off_copies(cat, todo, &model, &sampler_desc)?;
+    // Copies of videos embedded before: their results now, before any decoding.
+    let mut later = Vec::new();
+    for (video, original) in copies {
+        if cat.copy_embedding(original, video.id, &model)? {
+            report.copies += 1;
+            report.embedded += 1;
+            done += 1;
+            progress.event(Event::Item {
+                stage: stage.clone(),
+                done,
+                total: todo.len() as u64,
+                current: video.display.clone(),
+            });
+        } else {
+            later.push((video, original));
+        }
+    }
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<VideoRow>();
-    for v in todo {
-        job_tx.send(v.clone()).ok();
+    for v in to_decode {
+        job_tx.send(v).ok();
     }
     drop(job_tx);
     let (done_tx, done_rx) =
         crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
-    let model = embedder.name().to_string();
-    let sampler_desc = opts.sampler.describe();
+    // Why each video that could not be decoded failed, for its copies.
+    let mut failures: HashMap<i64, String> = HashMap::new();
 
     std::thread::scope(|s| -> Result<()> {
         crate::media::set_parallel_videos(opts.decode_threads);
@@ -171,13 +196,14 @@ pub fn embed_videos(
         }
         drop(done_tx);
 
-        for (i, (video, decoded)) in done_rx.iter().enumerate() {
-            let done = i as u64 + 1;
+        for (video, decoded) in done_rx.iter() {
+            done += 1;
             let current = video.display.clone();
             match decoded {
                 Err(e) => {
                     let reason = format!("cannot decode: {e:#}");
                     cat.mark_failed(video.id, "decode", &reason)?;
+                    failures.insert(video.id, reason.clone());
                     report.failed += 1;
                     progress.event(Event::Failed {
                         stage: stage.clone(),
@@ -220,9 +246,79 @@ pub fn embed_videos(
         for _ in done_rx.try_iter() {}
         Ok(())
     })?;
+    // Copies of videos decoded in this run (left for the next run if interrupted).
+    for (video, original) in later {
+        if report.cancelled {
+            break;
+        }
+        if cat.copy_embedding(original, video.id, &model)? {
+            report.copies += 1;
+            report.embedded += 1;
+        } else if let Some(reason) = failures.get(&original) {
+            let reason = format!("{reason} (the same bytes as a file that failed)");
+            cat.mark_failed(video.id, "decode", &reason)?;
+            report.failed += 1;
+            report.problems.push((video.display.clone(), reason));
+        } else {
+            continue;
+        }
+        done += 1;
+        progress.event(Event::Item {
+            stage: stage.clone(),
+            done,
+            total: todo.len() as u64,
+            current: video.display.clone(),
+        });
+    }
     report.wall_seconds = started.elapsed().as_secs_f64();
     progress.event(Event::StageDone { stage });
     Ok(report)
+}
+
+/// A video whose file has the same bytes as another's, and that other video's id.
+type CopyOf = (VideoRow, i64);
+
+/// Splits `todo` into the videos to decode and the copies, each with the video whose
+/// results it will take: a video whose file has the same bytes (same fingerprint, then
+/// [`scan::same_content`]) as one already embedded with `model` and `sampler`, or as
+/// one decoded earlier in this run. Reading two files to compare them costs far less
+/// than decoding and embedding one.
+fn split_off_copies(
+    cat: &Catalogue,
+    todo: &[VideoRow],
+    model: &str,
+    sampler: &str,
+) -> Result<(Vec<VideoRow>, Vec<CopyOf>)> {
+    let in_todo: HashSet<i64> = todo.iter().map(|v| v.id).collect();
+    let mut decoding: HashSet<i64> = HashSet::new();
+    let (mut to_decode, mut copies) = (Vec::new(), Vec::new());
+    for video in todo {
+        let mut original = None;
+        if let Some(fp) = &video.fingerprint {
+            for other in cat.videos_with_fingerprint(fp)? {
+                let usable = other.id != video.id
+                    && other.status == "ok"
+                    && if in_todo.contains(&other.id) {
+                        decoding.contains(&other.id)
+                    } else {
+                        cat.embedding_sampler(other.id, model)?.as_deref() == Some(sampler)
+                    };
+                // An unreadable file is simply not a copy: decoding will say why.
+                if usable && scan::same_content(&other.path, &video.path).unwrap_or(false) {
+                    original = Some(other.id);
+                    break;
+                }
+            }
+        }
+        match original {
+            Some(id) => copies.push((video.clone(), id)),
+            None => {
+                decoding.insert(video.id);
+                to_decode.push(video.clone());
+            }
+        }
+    }
+    Ok((to_decode, copies))
 }
 
 /// Hash of a network input's bits: FNV-1a over every 61st word (a cheap filter; equal

@@ -513,8 +513,13 @@ fn print_embed(r: &EmbedReport) {
     } else {
         String::new()
     };
+    let copies = match r.copies {
+        0 => String::new(),
+        1 => "; 1 copy of another file took its results".to_string(),
+        n => format!("; {n} copies of other files took their results"),
+    };
     println!(
-        "Embedded {} of {} videos ({} frames{repeated}) in {:.1} s; {} could not be decoded{}",
+        "Embedded {} of {} videos ({} frames{repeated}{copies}) in {:.1} s; {} could not be decoded{}",
         r.embedded,
         r.videos,
         r.frames,

@@ -162,6 +162,49 @@ pub fn fingerprint(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
     Ok(h.finalize().as_bytes().to_vec())
 }
 
+/// Files up to this size are compared byte for byte by [`same_content`].
+pub const FULL_COMPARE_MAX: u64 = 256 * 1024 * 1024;
+
+/// Whether two files hold the same bytes, for reusing one's embedding for the other
+/// (copies are common in real libraries: backups, exports, phone syncs). Files up to
+/// [`FULL_COMPARE_MAX`] are compared whole. Above that, reading both whole would cost
+/// more than decoding the 16 sampled frames, so 256 blocks of 64 KiB spread evenly
+/// through the files (16 MiB each, with the first and last block) are compared; two
+/// files of the same size that agree there and differ elsewhere would be a file edited
+/// in place without changing its length, which video tools do not do.
+pub fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
+    same_content_up_to(a, b, FULL_COMPARE_MAX)
+}
+
+fn same_content_up_to(a: &Path, b: &Path, full_max: u64) -> std::io::Result<bool> {
+    const BLOCK: u64 = 64 * 1024;
+    const BLOCKS: u64 = 256;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let size = fa.metadata()?.len();
+    if fb.metadata()?.len() != size {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; BLOCK as usize], vec![0u8; BLOCK as usize]);
+    let mut same_at = |offset: u64| -> std::io::Result<bool> {
+        fa.seek(SeekFrom::Start(offset))?;
+        fb.seek(SeekFrom::Start(offset))?;
+        let (na, nb) = (read_up_to(&mut fa, &mut ba)?, read_up_to(&mut fb, &mut bb)?);
+        Ok(na == nb && ba[..na] == bb[..nb])
+    };
+    let offsets: Vec<u64> = if size <= full_max {
+        (0..size.div_ceil(BLOCK)).map(|i| i * BLOCK).collect()
+    } else {
+        let last = size - BLOCK;
+        (0..BLOCKS).map(|i| last * i / (BLOCKS - 1)).collect()
+    };
+    for offset in offsets {
+        if !same_at(offset)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut total = 0;
     while total < buf.len() {
@@ -578,6 +621,34 @@ mod tests {
         let txt = dir.path().join("text");
         std::fs::write(&txt, vec![b'a'; 2048]).unwrap();
         assert!(!sniff_video(&txt));
+    }
+
+    #[test]
+    fn same_content_compares_bytes_whole_or_spread() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.bin"), dir.path().join("b.bin"));
+        // 17 blocks of 64 KiB and a bit: whole comparison below the limit, 256
+        // spread blocks (overlapping here, so every byte is still covered) above it.
+        let data: Vec<u8> = (0..1_120_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&a, &data).unwrap();
+        std::fs::write(&b, &data).unwrap();
+        for limit in [u64::MAX, 0] {
+            assert!(same_content_up_to(&a, &b, limit).unwrap());
+        }
+        // One byte in the middle, outside the scan's fingerprint.
+        let mut d2 = data.clone();
+        d2[560_000] ^= 1;
+        std::fs::write(&b, &d2).unwrap();
+        assert_eq!(
+            fingerprint(&a, data.len() as u64).unwrap(),
+            fingerprint(&b, d2.len() as u64).unwrap()
+        );
+        for limit in [u64::MAX, 0] {
+            assert!(!same_content_up_to(&a, &b, limit).unwrap());
+        }
+        // Another length.
+        std::fs::write(&b, &data[..data.len() - 1]).unwrap();
+        assert!(!same_content(&a, &b).unwrap());
     }
 
     #[test]

@@ -668,6 +668,57 @@ impl Catalogue {
         Ok(())
     }
 
+    /// The sampler `video_id` was embedded with for `model`, if it has been.
+    pub fn embedding_sampler(&self, video_id: i64, model: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sampler FROM embeddings WHERE video_id = ?1 AND model = ?2",
+                params![video_id, model],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Gives `to` everything embedding stored for `from` with `model` (frames, the
+    /// descriptor and class probabilities, the poster, a decoding warning), for a file
+    /// with the same bytes. Returns false, changing nothing, if `from` has none.
+    pub fn copy_embedding(&mut self, from: i64, to: i64, model: &str) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM frames WHERE video_id = ?1 AND model = ?2",
+            params![to, model],
+        )?;
+        let copied = tx.execute(
+            "INSERT OR REPLACE INTO embeddings (video_id, model, sampler, n_frames, descriptor, class_probs, created_at)
+             SELECT ?2, model, sampler, n_frames, descriptor, class_probs, ?4 FROM embeddings
+             WHERE video_id = ?1 AND model = ?3",
+            params![from, to, model, now_secs()],
+        )?;
+        if copied == 0 {
+            return Ok(false); // rolled back on drop
+        }
+        tx.execute(
+            "INSERT INTO frames (video_id, model, idx, ts_ms, feature, top_classes, thumb)
+             SELECT ?2, model, idx, ts_ms, feature, top_classes, thumb FROM frames
+             WHERE video_id = ?1 AND model = ?3",
+            params![from, to, model],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO posters (video_id, ts_ms, width, height, jpeg)
+             SELECT ?2, ts_ms, width, height, jpeg FROM posters WHERE video_id = ?1",
+            params![from, to],
+        )?;
+        tx.execute(
+            "UPDATE videos SET (error_stage, error) =
+                 (SELECT error_stage, error FROM videos WHERE id = ?1 AND error_stage = 'decode')
+             WHERE id = ?2 AND EXISTS (SELECT 1 FROM videos WHERE id = ?1 AND error_stage = 'decode')",
+            params![from, to],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// (video id, descriptor) for every present video embedded with `model`.
     pub fn descriptors(&self, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
         let mut stmt = self.conn.prepare(
@@ -1010,6 +1061,78 @@ mod tests {
         }
         let cat = Catalogue::open(&db).unwrap();
         assert_eq!(cat.roots().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn copy_embedding_copies_frames_poster_and_decoding_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalogue::open(&dir.path().join("c.sqlite3")).unwrap();
+        let root = cat.add_root(dir.path()).unwrap();
+        let ids: Vec<i64> = ["a.mp4", "b.mp4", "c.mp4"]
+            .iter()
+            .map(|n| {
+                cat.insert_video(root, &dir.path().join(n), 1, 1, None)
+                    .unwrap()
+            })
+            .collect();
+        let (a, b, c) = (ids[0], ids[1], ids[2]);
+        assert!(
+            !cat.copy_embedding(a, b, "m").unwrap(),
+            "nothing to copy yet"
+        );
+        let frame = |v: f32| FrameRecord {
+            ts_ms: (v * 1000.0) as i64,
+            feature: vec![v, 1.0 - v],
+            top_classes: vec![(7, 0.5)],
+            thumb_jpeg: Some(vec![1, 2, 3]),
+        };
+        cat.store_embedding(&EmbeddingRecord {
+            video_id: a,
+            model: "m".into(),
+            sampler: "uniform:2".into(),
+            descriptor: vec![0.6, 0.8],
+            class_probs: vec![0.25, 0.75],
+            frames: vec![frame(0.25), frame(0.5)],
+            poster: Some(Poster {
+                ts_ms: 500,
+                width: 4,
+                height: 3,
+                jpeg: vec![9, 9],
+            }),
+        })
+        .unwrap();
+        cat.conn()
+            .execute(
+                "UPDATE videos SET error_stage = 'decode', error = 'short' WHERE id = ?1",
+                [a],
+            )
+            .unwrap();
+        assert!(cat.copy_embedding(a, b, "m").unwrap());
+        assert_eq!(
+            cat.embedding_sampler(b, "m").unwrap().as_deref(),
+            Some("uniform:2")
+        );
+        assert_eq!(
+            cat.frame_features(b, "m").unwrap(),
+            cat.frame_features(a, "m").unwrap()
+        );
+        assert_eq!(cat.poster(b).unwrap(), Some(vec![9, 9]));
+        let vb = cat.video(b).unwrap().unwrap();
+        assert_eq!(
+            (vb.status.as_str(), vb.error.as_deref()),
+            ("ok", Some("short"))
+        );
+        // Without a warning on the original, the copy's own fields stay as they are.
+        cat.conn()
+            .execute(
+                "UPDATE videos SET error_stage = NULL, error = NULL WHERE id = ?1",
+                [a],
+            )
+            .unwrap();
+        assert!(cat.copy_embedding(a, c, "m").unwrap());
+        assert_eq!(cat.video(c).unwrap().unwrap().error, None);
+        assert_eq!(cat.descriptors("m").unwrap().len(), 3);
+        assert_eq!(cat.embedding_sampler(c, "other").unwrap(), None);
     }
 
     #[test]
