@@ -654,9 +654,14 @@ async fn video_detail(
             .filter_map(|(vid, sim)| {
                 let other = cat.video(vid).ok().flatten()?;
                 let cid = asg_map.get(&vid).copied();
+                // A copy of this file (same fingerprint, then the same bytes).
+                let same_file = v.fingerprint.is_some()
+                    && other.fingerprint == v.fingerprint
+                    && crate::scan::same_content(&v.path, &other.path).unwrap_or(false);
                 Some(json!({
                     "id": vid, "name": file_name(&other.display), "similarity": sim,
                     "cluster_id": cid, "cluster": cid.and_then(|c| clusters.get(&c).cloned()),
+                    "same_file": same_file, "path": other.display,
                 }))
             })
             .collect();

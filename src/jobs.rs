@@ -292,8 +292,13 @@ impl Jobs {
                     format!("{n} new videos filed into the existing clusters")
                 };
                 self.map(&mut cat, "video", progress)?;
+                let copies = match er.copies {
+                    0 => String::new(),
+                    1 => " (1 a copy of another file)".into(),
+                    n => format!(" ({n} copies of other files)"),
+                };
                 Ok(format!(
-                    "{} found, {} new, {} embedded, {} could not be used; {msg}",
+                    "{} found, {} new, {} embedded{copies}, {} could not be used; {msg}",
                     report.files_seen,
                     report.new,
                     er.embedded,

@@ -685,6 +685,35 @@ describe('Reelmap UI', () => {
     assert.ok(clusters.some((c) => c.name === 'Morning coffee'), clusters.map((c) => c.name).join(', '));
   });
 
+  test('a copy of a file is recognised: embedded without decoding, shown as the same file', async () => {
+    const original = (await videosByName()).get('rockets-0.mp4');
+    fs.copyFileSync(path.join(LIBRARY, 'rockets', 'rockets-0.mp4'), path.join(LIBRARY, 'rockets-0 backup.mp4'));
+    const before = (await api('/api/status')).job?.id ?? -1;
+    const r = await context.request.post(`${ORIGIN}/api/library`, { data: { paths: [LIBRARY] } });
+    assert.equal(r.status(), 202, await r.text());
+    let job = null;
+    for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
+      const s = await api('/api/status');
+      if (s.job && s.job.id > before && s.job.state !== 'running') {
+        job = s.job;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.ok(job, 'the library job did not end within 60 s');
+    assert.equal(job.state, 'done', job.message);
+    assert.match(job.message, /1 new, 1 embedded \(1 a copy of another file\)/);
+    const copy = (await videosByName()).get('rockets-0 backup.mp4');
+    assert.ok(copy, 'the copy is in the catalogue');
+    assert.equal(copy.cluster.id, original.cluster.id, 'the copy joins its original’s cluster');
+    await goto(`#/video/${original.id}`);
+    await page.getByTestId('video-view').waitFor();
+    const badge = page.getByTestId('nearest-item').filter({ hasText: 'rockets-0 backup.mp4' }).getByTestId('same-file');
+    await badge.waitFor();
+    assert.equal(await page.getByTestId('same-file').count(), 1, 'only the copy is marked as the same file');
+    await shot('17-same-file');
+  });
+
   test('no script errors on the page', () => {
     assert.deepEqual(pageErrors, []);
   });

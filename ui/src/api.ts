@@ -93,6 +93,9 @@ export interface Neighbour {
   similarity: number;
   cluster_id: number | null;
   cluster: string | null;
+  /** The same bytes as the video shown: a copy of its file. */
+  same_file: boolean;
+  path: string;
 }
 
 export interface VideoDetail extends Video {

@@ -338,12 +338,18 @@ export function VideoView({ id, from, frame, t }: { id: number; from: number | n
                 >
                   <span class="nearest-thumb">
                     <Poster id={o.id} alt="" />
-                    <span
-                      class={`nearest-sim${o.similarity < 0.3 ? ' low' : ''}`}
-                      title={`Cosine similarity ${o.similarity.toFixed(2)}`}
-                    >
-                      {o.similarity < 0.3 ? 'not alike' : `${Math.round(o.similarity * 100)}% alike`}
-                    </span>
+                    {o.same_file ? (
+                      <span class="nearest-sim same" data-testid="same-file" title={`A copy of this file: ${o.path}`}>
+                        same file
+                      </span>
+                    ) : (
+                      <span
+                        class={`nearest-sim${o.similarity < 0.3 ? ' low' : ''}`}
+                        title={`Cosine similarity ${o.similarity.toFixed(2)}`}
+                      >
+                        {o.similarity < 0.3 ? 'not alike' : `${Math.round(o.similarity * 100)}% alike`}
+                      </span>
+                    )}
                   </span>
                   <span class="nearest-name" title={o.name}>
                     {o.name}
