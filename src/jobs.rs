@@ -289,7 +289,10 @@ impl Jobs {
                     format!("{} videos in {} clusters", s.videos, s.k)
                 } else {
                     let n = organise::assign_new_videos(&mut cat, &self.model)?;
-                    format!("{n} new videos filed into the existing clusters")
+                    match n {
+                        1 => "1 new video filed into the existing clusters".to_string(),
+                        n => format!("{n} new videos filed into the existing clusters"),
+                    }
                 };
                 self.map(&mut cat, "video", progress)?;
                 let copies = match er.copies {
