@@ -123,6 +123,12 @@ pub fn evaluate(
         ),
     ];
     let none = vec![None; data.len()];
+    let fingerprints = cat.fingerprints()?;
+    let fps: Vec<Option<&[u8]>> = labelled
+        .iter()
+        .map(|l| fingerprints.get(&l.id).map(Vec::as_slice))
+        .collect();
+    let is_copy = organise::copies(&fps, &raw);
     for (label, k, unsorted) in configs {
         let opts = ClusterOptions {
             k,
@@ -130,7 +136,7 @@ pub fn evaluate(
             restarts: 10,
             unsorted,
         };
-        let c = organise::cluster_points(&data, &opts, &none, &[], 0);
+        let c = organise::cluster_points(&data, &is_copy, &opts, &none, &[], 0);
         // Unsorted videos form a cluster of their own for scoring.
         let unsorted_label = c.km.k;
         let pred: Vec<usize> = (0..data.len())

@@ -167,6 +167,8 @@ pub struct Points {
     pub ids: Vec<i64>,
     pub descriptors: Vec<Vec<f32>>,
     pub class_probs: Vec<Vec<f32>>,
+    /// Whether the video is a copy of an earlier one's file ([`copies`]).
+    pub is_copy: Vec<bool>,
 }
 
 /// Every embedded, present video of the catalogue.
@@ -184,10 +186,17 @@ pub fn load_points(cat: &Catalogue, model: &str) -> Result<Points> {
         d.push(v);
         p.push(pr);
     }
+    let fingerprints = cat.fingerprints()?;
+    let fps: Vec<Option<&[u8]>> = ids
+        .iter()
+        .map(|id| fingerprints.get(id).map(Vec::as_slice))
+        .collect();
+    let is_copy = copies(&fps, &d);
     Ok(Points {
         ids,
         descriptors: d,
         class_probs: p,
+        is_copy,
     })
 }
 
@@ -229,15 +238,15 @@ pub struct Consensus {
 }
 
 impl Consensus {
-    /// None when there are too few videos for a choice (fewer than 3).
-    pub fn build(data: &[Vec<f32>], seed: u64) -> Option<Consensus> {
+    /// None when there are too few videos for a choice (fewer than 3). Points marked
+    /// in `is_copy` (see [`copies`]) take no part.
+    pub fn build(data: &[Vec<f32>], is_copy: &[bool], seed: u64) -> Option<Consensus> {
         use rayon::prelude::*;
-        // Copies of a file (and a video imported twice) have the same descriptor. Each
-        // counts once here: pairs of identical points have a perfect silhouette, so
-        // they would otherwise pull k towards one cluster per pair (a library holding
-        // every video twice went from k = 5 to 33). The final k-means still places
-        // every video.
-        let distinct = distinct_points(data);
+        // Copies of a file count once: a file and its copy are a pair of identical
+        // points with a perfect silhouette, so copies would pull k towards one cluster
+        // per pair (a library holding every video twice went from k = 5 to 33). The
+        // final k-means still places every video.
+        let distinct: Vec<usize> = (0..data.len()).filter(|&i| !is_copy[i]).collect();
         let n_all = distinct.len();
         let step = n_all.div_ceil(CONSENSUS_MAX_POINTS).max(1);
         let sample: Vec<usize> = distinct.into_iter().step_by(step).collect();
@@ -327,11 +336,18 @@ impl Consensus {
     }
 }
 
-/// Indices of the first occurrence of each distinct point (bit-for-bit equality).
-fn distinct_points(data: &[Vec<f32>]) -> Vec<usize> {
-    let mut seen: HashSet<Vec<u32>> = HashSet::with_capacity(data.len());
-    (0..data.len())
-        .filter(|&i| seen.insert(data[i].iter().map(|x| x.to_bits()).collect()))
+/// For each point, whether an earlier point is a copy of the same file: the same
+/// content fingerprint and the same descriptor bit for bit (embedding gives a copy its
+/// original's results). Different files with equal descriptors (the same still picture
+/// encoded twice, say) are not copies: a group of them is a real cluster.
+pub fn copies(fingerprints: &[Option<&[u8]>], data: &[Vec<f32>]) -> Vec<bool> {
+    let mut seen: HashSet<(&[u8], Vec<u32>)> = HashSet::with_capacity(data.len());
+    fingerprints
+        .iter()
+        .zip(data)
+        .map(|(fp, d)| {
+            fp.is_some_and(|fp| !seen.insert((fp, d.iter().map(|x| x.to_bits()).collect())))
+        })
         .collect()
 }
 
@@ -364,6 +380,7 @@ pub struct Clustering {
 /// chooses k, and k-means++ with restarts fills the clusters around the kept ones.
 pub fn cluster_points(
     data: &[Vec<f32>],
+    is_copy: &[bool],
     opts: &ClusterOptions,
     fixed: &[Option<usize>],
     initial: &[Vec<f32>],
@@ -372,7 +389,7 @@ pub fn cluster_points(
     let shaped = !initial.is_empty() || fixed.iter().any(Option::is_some);
     let needs_consensus = !shaped || opts.k == KChoice::Auto;
     let consensus = if needs_consensus {
-        Consensus::build(data, opts.seed)
+        Consensus::build(data, is_copy, opts.seed)
     } else {
         None
     };
@@ -411,6 +428,7 @@ pub fn cluster_library(
         ids,
         descriptors: raw,
         class_probs: raw_probs,
+        is_copy,
     } = load_points(cat, model)?;
     if ids.is_empty() {
         return Ok(ClusterSummary {
@@ -478,7 +496,7 @@ pub fn cluster_library(
         initial.push(c);
     }
 
-    let clustering = cluster_points(&data, opts, &fixed, &initial, user_clusters.len());
+    let clustering = cluster_points(&data, &is_copy, opts, &fixed, &initial, user_clusters.len());
     let Clustering {
         km,
         outliers,
@@ -662,6 +680,7 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
         ids,
         descriptors: raw,
         class_probs: raw_probs,
+        ..
     } = load_points(cat, model)?;
     let assigned: HashSet<i64> = cat.assignments()?.iter().map(|a| a.video_id).collect();
     if ids.iter().all(|id| assigned.contains(id)) {
@@ -770,7 +789,8 @@ mod tests {
                 unsorted: false,
                 ..Default::default()
             };
-            let c = cluster_points(&data, &opts, &vec![None; data.len()], &[], 0);
+            let n = data.len();
+            let c = cluster_points(&data, &vec![false; n], &opts, &vec![None; n], &[], 0);
             assert_eq!(c.method, "consensus silhouette");
             let s = crate::metrics::score(&truth, &c.km.labels);
             assert_eq!(
@@ -786,33 +806,58 @@ mod tests {
     fn copies_do_not_change_the_automatic_k() {
         // Every video twice (a backup folder beside the originals), and some three times.
         let (data, truth) = groups(&[40, 12, 10, 8, 6, 4, 3], 1.4, 5);
-        let mut doubled = data.clone();
-        doubled.extend(data.iter().cloned());
-        doubled.extend(data.iter().step_by(3).cloned());
-        let truth2: Vec<usize> = truth
-            .iter()
-            .chain(&truth)
-            .chain(truth.iter().step_by(3))
-            .copied()
-            .collect();
+        let n = data.len();
+        let again: Vec<usize> = (0..n).chain(0..n).chain((0..n).step_by(3)).collect();
+        let doubled: Vec<Vec<f32>> = again.iter().map(|&i| data[i].clone()).collect();
+        let truth2: Vec<usize> = again.iter().map(|&i| truth[i]).collect();
+        let fingerprints: Vec<Vec<u8>> = again.iter().map(|&i| vec![i as u8, 7]).collect();
+        let fps: Vec<Option<&[u8]>> = fingerprints.iter().map(|f| Some(&f[..])).collect();
+        let is_copy = copies(&fps, &doubled);
+        assert_eq!(is_copy.iter().filter(|c| !**c).count(), n);
         let opts = ClusterOptions {
             seed: 1,
             unsorted: false,
             ..Default::default()
         };
-        let c = cluster_points(&doubled, &opts, &vec![None; doubled.len()], &[], 0);
+        let m = doubled.len();
+        let c = cluster_points(&doubled, &is_copy, &opts, &vec![None; m], &[], 0);
         let s = crate::metrics::score(&truth2, &c.km.labels);
         assert_eq!((c.km.k, s.accuracy), (7, 1.0), "{:?}", c.k_scores);
-        assert_eq!(
-            distinct_points(&doubled),
-            (0..data.len()).collect::<Vec<_>>()
-        );
+        // Taken for different files, the pairs pull k up.
+        let c = cluster_points(&doubled, &vec![false; m], &opts, &vec![None; m], &[], 0);
+        assert!(c.km.k > 7, "k = {}", c.km.k);
+    }
+
+    #[test]
+    fn identical_videos_that_are_not_copies_form_their_cluster() {
+        // A still test card encoded into ten different files: equal descriptors,
+        // different fingerprints. They are a group like any other.
+        let (mut data, mut truth) = groups(&[20, 15, 12], 0.6, 3);
+        let mut card: Vec<f32> = (0..64).map(|i| ((i * 37 % 11) as f32) - 5.0).collect();
+        l2_normalize(&mut card);
+        for _ in 0..10 {
+            data.push(card.clone());
+            truth.push(3);
+        }
+        let fingerprints: Vec<Vec<u8>> = (0..data.len()).map(|i| vec![i as u8]).collect();
+        let fps: Vec<Option<&[u8]>> = fingerprints.iter().map(|f| Some(&f[..])).collect();
+        let is_copy = copies(&fps, &data);
+        assert!(is_copy.iter().all(|c| !c));
+        let opts = ClusterOptions {
+            seed: 1,
+            unsorted: false,
+            ..Default::default()
+        };
+        let n = data.len();
+        let c = cluster_points(&data, &is_copy, &opts, &vec![None; n], &[], 0);
+        let s = crate::metrics::score(&truth, &c.km.labels);
+        assert_eq!((c.km.k, s.accuracy), (4, 1.0), "{:?}", c.k_scores);
     }
 
     #[test]
     fn consensus_centres_are_the_means_of_the_cut() {
         let (data, _) = groups(&[5, 5, 5], 0.2, 2);
-        let c = Consensus::build(&data, 1).expect("enough points");
+        let c = Consensus::build(&data, &[false; 15], 1).expect("enough points");
         let labels = c.labels(3);
         let centres = c.centres(&data, 3);
         for (j, centre) in centres.iter().enumerate() {
@@ -827,6 +872,6 @@ mod tests {
                 assert!((mean - x).abs() < 1e-6);
             }
         }
-        assert!(Consensus::build(&data[..2], 1).is_none());
+        assert!(Consensus::build(&data[..2], &[false; 2], 1).is_none());
     }
 }

@@ -668,6 +668,15 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Content fingerprint of every video that has one.
+    pub fn fingerprints(&self) -> Result<HashMap<i64, Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, fingerprint FROM videos WHERE fingerprint IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The sampler `video_id` was embedded with for `model`, if it has been.
     pub fn embedding_sampler(&self, video_id: i64, model: &str) -> Result<Option<String>> {
         Ok(self
