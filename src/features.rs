@@ -148,20 +148,23 @@ pub fn embed_videos(
     let model = embedder.name().to_string();
     let sampler_desc = opts.sampler.describe();
     let mut done = 0u64;
+    let item = |done: u64, current: &str| {
+        progress.event(Event::Item {
+            stage: stage.clone(),
+            done,
+            total: todo.len() as u64,
+            current: current.to_string(),
+        })
+    };
+    // Why each video that could not be decoded failed, for its copies.
+    let mut failures: HashMap<i64, String> = HashMap::new();
     let (to_decode, copies) = split_off_copies(cat, todo, &model, &sampler_desc)?;
     // Copies of videos embedded before: their results now, before any decoding.
     let mut later = Vec::new();
     for (video, original) in copies {
-        if cat.copy_embedding(original, video.id, &model)? {
-            report.copies += 1;
-            report.embedded += 1;
+        if settle_copy(cat, &video, original, &model, &failures, &mut report)? {
             done += 1;
-            progress.event(Event::Item {
-                stage: stage.clone(),
-                done,
-                total: todo.len() as u64,
-                current: video.display.clone(),
-            });
+            item(done, &video.display);
         } else {
             later.push((video, original));
         }
@@ -173,8 +176,6 @@ pub fn embed_videos(
     drop(job_tx);
     let (done_tx, done_rx) =
         crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
-    // Why each video that could not be decoded failed, for its copies.
-    let mut failures: HashMap<i64, String> = HashMap::new();
 
     std::thread::scope(|s| -> Result<()> {
         crate::media::set_parallel_videos(opts.decode_threads);
@@ -231,12 +232,7 @@ pub fn embed_videos(
                     report.embedded += 1;
                 }
             }
-            progress.event(Event::Item {
-                stage: stage.clone(),
-                done,
-                total: todo.len() as u64,
-                current,
-            });
+            item(done, &current);
             if cancel.is_cancelled() {
                 report.cancelled = true;
                 break;
@@ -251,28 +247,38 @@ pub fn embed_videos(
         if report.cancelled {
             break;
         }
-        if cat.copy_embedding(original, video.id, &model)? {
-            report.copies += 1;
-            report.embedded += 1;
-        } else if let Some(reason) = failures.get(&original) {
-            let reason = format!("{reason} (the same bytes as a file that failed)");
-            cat.mark_failed(video.id, "decode", &reason)?;
-            report.failed += 1;
-            report.problems.push((video.display.clone(), reason));
-        } else {
-            continue;
+        if settle_copy(cat, &video, original, &model, &failures, &mut report)? {
+            done += 1;
+            item(done, &video.display);
         }
-        done += 1;
-        progress.event(Event::Item {
-            stage: stage.clone(),
-            done,
-            total: todo.len() as u64,
-            current: video.display.clone(),
-        });
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     progress.event(Event::StageDone { stage });
     Ok(report)
+}
+
+/// Gives a copy its original's results, or its original's failure. False when the
+/// original has neither yet.
+fn settle_copy(
+    cat: &mut Catalogue,
+    video: &VideoRow,
+    original: i64,
+    model: &str,
+    failures: &HashMap<i64, String>,
+    report: &mut EmbedReport,
+) -> Result<bool> {
+    if cat.copy_embedding(original, video.id, model)? {
+        report.copies += 1;
+        report.embedded += 1;
+    } else if let Some(reason) = failures.get(&original) {
+        let reason = format!("{reason} (the same bytes as a file that failed)");
+        cat.mark_failed(video.id, "decode", &reason)?;
+        report.failed += 1;
+        report.problems.push((video.display.clone(), reason));
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// A video whose file has the same bytes as another's, and that other video's id.

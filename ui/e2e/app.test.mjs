@@ -32,6 +32,16 @@ async function api(p) {
   return r.json();
 }
 
+/** The job started after job `before` (an id, -1 for none), once it has ended. */
+async function jobAfter(before) {
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
+    const s = await api('/api/status');
+    if (s.job && s.job.id > before && s.job.state !== 'running') return s.job;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
+}
+
 /** Which cluster each video (by file name) is in. */
 async function videosByName() {
   const out = new Map();
@@ -651,15 +661,7 @@ describe('Reelmap UI', () => {
       await p.getByTestId('add-dialog').waitFor({ state: 'detached' });
       // The job (a re-scan: nothing new) runs and ends.
       // Poll from the test until that job has ended, and check the state it ended in.
-      let job = null;
-      for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
-        const s = await api('/api/status');
-        if (s.job && s.job.id > before && s.job.state !== 'running') {
-          job = s.job;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      const job = await jobAfter(before);
       assert.ok(job, 'the library job did not end within 60 s');
       assert.equal(job.state, 'done', job.message);
     } finally {
@@ -691,15 +693,7 @@ describe('Reelmap UI', () => {
     const before = (await api('/api/status')).job?.id ?? -1;
     const r = await context.request.post(`${ORIGIN}/api/library`, { data: { paths: [LIBRARY] } });
     assert.equal(r.status(), 202, await r.text());
-    let job = null;
-    for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
-      const s = await api('/api/status');
-      if (s.job && s.job.id > before && s.job.state !== 'running') {
-        job = s.job;
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 250));
-    }
+    const job = await jobAfter(before);
     assert.ok(job, 'the library job did not end within 60 s');
     assert.equal(job.state, 'done', job.message);
     assert.match(job.message, /1 new, 1 embedded \(1 a copy of another file\)/);
