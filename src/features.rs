@@ -401,3 +401,39 @@ fn embed_decoded(
     };
     Ok((record, unique.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_of_a_file_that_failed_fails_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalogue::open(&dir.path().join("c.sqlite3")).unwrap();
+        let root = cat.add_root(dir.path()).unwrap();
+        let original = cat
+            .insert_video(root, &dir.path().join("a.mp4"), 10, 1, Some(&[1]))
+            .unwrap();
+        let copy = cat
+            .insert_video(root, &dir.path().join("b.mp4"), 10, 1, Some(&[1]))
+            .unwrap();
+        let copy_row = cat.video(copy).unwrap().unwrap();
+        let mut report = EmbedReport::default();
+        let mut failures = HashMap::new();
+        // Not decoded yet: nothing to settle.
+        assert!(!settle_copy(&mut cat, &copy_row, original, "m", &failures, &mut report).unwrap());
+        assert_eq!(cat.video(copy).unwrap().unwrap().status, "ok");
+        failures.insert(original, "cannot decode: broken".to_string());
+        assert!(settle_copy(&mut cat, &copy_row, original, "m", &failures, &mut report).unwrap());
+        let row = cat.video(copy).unwrap().unwrap();
+        assert_eq!(row.status, "failed");
+        assert_eq!(
+            row.error.as_deref(),
+            Some("cannot decode: broken (the same bytes as a file that failed)")
+        );
+        assert_eq!(
+            (report.failed, report.copies, report.problems.len()),
+            (1, 0, 1)
+        );
+    }
+}
