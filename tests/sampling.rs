@@ -145,6 +145,49 @@ fn direct_chain_gives_the_frames_decodebin_gives() {
 }
 
 #[test]
+fn quick_probe_tells_what_the_discoverer_tells() {
+    // The scan probes MP4, Matroska/WebM and AVI without decoding; what it stores must
+    // be what GStreamer's discoverer says about the same files.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut clips = Vec::new();
+    for codec in Codec::ALL {
+        let path = tmp.path().join(format!("clip.{}", codec.extension()));
+        pattern_clip(&path, "ball", codec, 60, 25);
+        clips.push((format!("{codec:?}"), path));
+    }
+    let with_audio = tmp.path().join("with_audio.mp4");
+    reelmap::testmedia::make_clip_with_audio(&with_audio, 100, 25).unwrap();
+    clips.push(("H.264 + AAC".into(), with_audio));
+    let timeout = std::time::Duration::from_secs(20);
+    let mut quick_used = 0;
+    for (name, path) in &clips {
+        let Some(quick) = media::probe_quick(path, timeout) else {
+            assert!(
+                media::direct_demuxer(path).is_none(),
+                "{name}: no quick probe"
+            );
+            continue;
+        };
+        quick_used += 1;
+        let media::Probe::Video(slow) = media::probe_with_discoverer(path, timeout).unwrap() else {
+            panic!("{name}: the discoverer finds no video");
+        };
+        assert_eq!(quick.duration_ms, slow.duration_ms, "{name}");
+        assert_eq!(
+            (quick.width, quick.height),
+            (slow.width, slow.height),
+            "{name}"
+        );
+        assert_eq!(quick.codec, slow.codec, "{name}");
+        assert_eq!(quick.container, slow.container, "{name}");
+        assert_eq!(quick.seekable, slow.seekable, "{name}");
+        let fps = |i: &reelmap::store::MediaInfo| i.fps.map(|f| (f * 1000.0).round());
+        assert_eq!(fps(&quick), fps(&slow), "{name}");
+    }
+    assert_eq!(quick_used, 8);
+}
+
+#[test]
 fn short_clips_give_what_they_have() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("short.mp4");
