@@ -154,6 +154,43 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
             let ky_hi = ((d.h as isize - iy0).min(d.k as isize)).max(0) as usize;
             let mut ox = 0;
             while ox < d.ow {
+                // Eight pixels of one 16-channel vector at a time where all their taps
+                // are inside: fewer loads per multiply-add than four pixels of two
+                // vectors (5×5, stride 1: 0.43 against 0.65), same operations in the
+                // same order, so the same results.
+                if d.ow - ox >= 8 {
+                    let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
+                    if ix0 >= 0 && ix0 as usize + 7 * d.stride + d.k <= d.w {
+                        let g = Group {
+                            iy0,
+                            ky_lo,
+                            ky_hi,
+                            ix0,
+                            out: d.out.add(((oy - d.orow0) * d.ow + ox) * c),
+                        };
+                        let mut c0 = 0;
+                        while c0 < c {
+                            let rem = c - c0;
+                            let mask: __mmask16 = if rem >= 16 {
+                                0xffff
+                            } else {
+                                ((1u32 << rem) - 1) as u16
+                            };
+                            match (d.k, d.stride) {
+                                (3, 1) => dw_inside_avx512::<3, 1, 1, 8>(d, &g, c0, mask),
+                                (3, 2) => dw_inside_avx512::<3, 2, 1, 8>(d, &g, c0, mask),
+                                (5, 1) => dw_inside_avx512::<5, 1, 1, 8>(d, &g, c0, mask),
+                                (5, 2) => dw_inside_avx512::<5, 2, 1, 8>(d, &g, c0, mask),
+                                _ => break,
+                            }
+                            c0 += 16;
+                        }
+                        if c0 >= c {
+                            ox += 8;
+                            continue;
+                        }
+                    }
+                }
                 let np = (d.ow - ox).min(4);
                 let ix0 = (ox * d.stride) as isize - d.pad_l as isize;
                 let out = d.out.add(((oy - d.orow0) * d.ow + ox) * c);
@@ -177,14 +214,14 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
                         ((1u32 << last) - 1) as u16
                     };
                     match (np, nv, inside, d.k, d.stride) {
-                        (4, 2, true, 3, 1) => dw_inside_avx512::<3, 1, 2>(d, &g, c0, mask),
-                        (4, 2, true, 3, 2) => dw_inside_avx512::<3, 2, 2>(d, &g, c0, mask),
-                        (4, 2, true, 5, 1) => dw_inside_avx512::<5, 1, 2>(d, &g, c0, mask),
-                        (4, 2, true, 5, 2) => dw_inside_avx512::<5, 2, 2>(d, &g, c0, mask),
-                        (4, 1, true, 3, 1) => dw_inside_avx512::<3, 1, 1>(d, &g, c0, mask),
-                        (4, 1, true, 3, 2) => dw_inside_avx512::<3, 2, 1>(d, &g, c0, mask),
-                        (4, 1, true, 5, 1) => dw_inside_avx512::<5, 1, 1>(d, &g, c0, mask),
-                        (4, 1, true, 5, 2) => dw_inside_avx512::<5, 2, 1>(d, &g, c0, mask),
+                        (4, 2, true, 3, 1) => dw_inside_avx512::<3, 1, 2, 4>(d, &g, c0, mask),
+                        (4, 2, true, 3, 2) => dw_inside_avx512::<3, 2, 2, 4>(d, &g, c0, mask),
+                        (4, 2, true, 5, 1) => dw_inside_avx512::<5, 1, 2, 4>(d, &g, c0, mask),
+                        (4, 2, true, 5, 2) => dw_inside_avx512::<5, 2, 2, 4>(d, &g, c0, mask),
+                        (4, 1, true, 3, 1) => dw_inside_avx512::<3, 1, 1, 4>(d, &g, c0, mask),
+                        (4, 1, true, 3, 2) => dw_inside_avx512::<3, 2, 1, 4>(d, &g, c0, mask),
+                        (4, 1, true, 5, 1) => dw_inside_avx512::<5, 1, 1, 4>(d, &g, c0, mask),
+                        (4, 1, true, 5, 2) => dw_inside_avx512::<5, 2, 1, 4>(d, &g, c0, mask),
                         _ => {}
                     }
                     match (np, nv, inside) {
@@ -208,18 +245,17 @@ pub unsafe fn depthwise_avx512(d: &DwArgs, oy0: usize, oy1: usize) {
     }
 }
 
-/// Four adjacent output pixels whose taps are all inside the image horizontally, for
+/// `P` adjacent output pixels whose taps are all inside the image horizontally, for
 /// a kernel size `K` and stride `S` known at compile time: each input vector of a
 /// kernel row is loaded once and used for every (pixel, tap) pair that reads it.
 #[inline(always)]
-unsafe fn dw_inside_avx512<const K: usize, const S: usize, const NV: usize>(
+unsafe fn dw_inside_avx512<const K: usize, const S: usize, const NV: usize, const P: usize>(
     d: &DwArgs,
     g: &Group,
     c0: usize,
     last_mask: __mmask16,
 ) {
-    const P: usize = 4;
-    // Input columns one kernel row of four pixels reads: 3·S + K ≤ 11.
+    // Input columns one kernel row of P pixels reads: (P - 1)·S + K ≤ 19.
     let span = (P - 1) * S + K;
     unsafe {
         let mut masks = [0xffffu16; NV];
@@ -236,7 +272,7 @@ unsafe fn dw_inside_avx512<const K: usize, const S: usize, const NV: usize>(
             let row = d
                 .input
                 .add(((iy - d.row0) * d.w + g.ix0 as usize) * d.c + c0);
-            let mut x = [[_mm512_setzero_ps(); NV]; 11];
+            let mut x = [[_mm512_setzero_ps(); NV]; 19];
             for j in 0..span {
                 for v in 0..NV {
                     x[j][v] = _mm512_maskz_loadu_ps(masks[v], row.add(j * d.c + v * 16));
