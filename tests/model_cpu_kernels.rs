@@ -251,8 +251,14 @@ fn stem_im2col_gemm_matches_dense_conv() {
                 &mut want,
             );
             let mut col = Vec::new();
-            let (oh, ow) = cpu::im2col_image(&input, h, w, cin, k, stride, &mut col);
+            let (oh, ow) = cpu::im2col_image(&input, h, w, cin, k, stride, &mut col, false);
             assert_eq!(dims, (oh, ow));
+            // Split over threads: the same columns.
+            let mut col_par = vec![f32::NAN; 7];
+            let dims_par = pool2()
+                .install(|| cpu::im2col_image(&input, h, w, cin, k, stride, &mut col_par, true));
+            assert_eq!(dims_par, (oh, ow));
+            assert!(col_par == col, "{isa:?}: parallel im2col differs");
             let pk = PackedGemm::new(isa, &wt, &bias, k * k * cin, n);
             let mut got = vec![0f32; oh * ow * n];
             pk.run(&col, oh * ow, &mut got, None, true, false);

@@ -495,7 +495,7 @@ impl EfficientNetLite {
         } = ws;
         let r = self.resolution;
         let s = &self.stem;
-        let (mut h, mut w) = cpu::im2col_image(img, r, r, 3, s.kernel, s.stride, col);
+        let (mut h, mut w) = cpu::im2col_image(img, r, r, 3, s.kernel, s.stride, col, par);
         let mut c = s.out_ch;
         s.packed()
             .run(col, h * w, grow(a, h * w * c), None, true, par);
