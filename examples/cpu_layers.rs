@@ -62,7 +62,7 @@ fn run(variant: &str, isa: Isa) -> anyhow::Result<()> {
     let img = rnd(r * r * 3);
     let mut col = Vec::new();
     let s = time(|| {
-        cpu::im2col_image(&img, r, r, 3, 3, 2, &mut col);
+        cpu::im2col_image(&img, r, r, 3, 3, 2, &mut col, false);
     });
     rows.push(("stem im2col".into(), s, 0.0, f64::NAN));
     let name = format!("stem gemm {h}x{w} 27->{STEM_CHANNELS}");
