@@ -318,13 +318,9 @@ pub fn probe_quick(path: &Path, timeout: Duration) -> Option<MediaInfo> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
+        // The parser's output (marked parsed), or with no parser the demuxer's: the
+        // caps the direct chain hands its decoder.
         let caps = pad.current_caps()?;
-        let mut parsed = caps.clone();
-        if let Some(st) = parsed.make_mut().structure_mut(0) {
-            st.set("parsed", true);
-        }
-        let decodable = element_for(video_decoders(), &parsed).is_some()
-            || element_for(video_decoders(), &caps).is_some();
         let duration = pipeline.query_duration::<gst::ClockTime>()?;
         let st = caps.structure(0)?;
         let par = st
@@ -332,9 +328,11 @@ pub fn probe_quick(path: &Path, timeout: Duration) -> Option<MediaInfo> {
             .unwrap_or(gst::Fraction::new(1, 1));
         let w = display_width(st.get::<i32>("width").ok()? as i64, par);
         let h = st.get::<i32>("height").ok()? as i64;
-        if !decodable || duration.is_zero() || w <= 0 || h <= 0 {
+        if duration.is_zero() || w <= 0 || h <= 0 {
             return None;
         }
+        // Last: it creates a decoder to ask it.
+        element_for(video_decoders(), &caps)?;
         let mut seeking = gst::query::Seeking::new(gst::Format::Time);
         let seekable = pipeline.query(&mut seeking) && seeking.result().0;
         let fps = caps
