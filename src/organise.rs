@@ -802,6 +802,18 @@ mod tests {
         }
     }
 
+    /// Automatic k on `data`, whose videos have these fingerprints.
+    fn cluster_files(data: &[Vec<f32>], fingerprints: &[Vec<u8>]) -> Clustering {
+        let fps: Vec<Option<&[u8]>> = fingerprints.iter().map(|f| Some(&f[..])).collect();
+        let opts = ClusterOptions {
+            seed: 1,
+            unsorted: false,
+            ..Default::default()
+        };
+        let n = data.len();
+        cluster_points(data, &copies(&fps, data), &opts, &vec![None; n], &[], 0)
+    }
+
     #[test]
     fn copies_do_not_change_the_automatic_k() {
         // Every video twice (a backup folder beside the originals), and some three times.
@@ -812,19 +824,15 @@ mod tests {
         let truth2: Vec<usize> = again.iter().map(|&i| truth[i]).collect();
         let fingerprints: Vec<Vec<u8>> = again.iter().map(|&i| vec![i as u8, 7]).collect();
         let fps: Vec<Option<&[u8]>> = fingerprints.iter().map(|f| Some(&f[..])).collect();
-        let is_copy = copies(&fps, &doubled);
-        assert_eq!(is_copy.iter().filter(|c| !**c).count(), n);
-        let opts = ClusterOptions {
-            seed: 1,
-            unsorted: false,
-            ..Default::default()
-        };
-        let m = doubled.len();
-        let c = cluster_points(&doubled, &is_copy, &opts, &vec![None; m], &[], 0);
+        assert_eq!(copies(&fps, &doubled).iter().filter(|c| !**c).count(), n);
+        let c = cluster_files(&doubled, &fingerprints);
         let s = crate::metrics::score(&truth2, &c.km.labels);
         assert_eq!((c.km.k, s.accuracy), (7, 1.0), "{:?}", c.k_scores);
         // Taken for different files, the pairs pull k up.
-        let c = cluster_points(&doubled, &vec![false; m], &opts, &vec![None; m], &[], 0);
+        let different: Vec<Vec<u8>> = (0..again.len())
+            .map(|i| (i as u32).to_le_bytes().to_vec())
+            .collect();
+        let c = cluster_files(&doubled, &different);
         assert!(c.km.k > 7, "k = {}", c.km.k);
     }
 
@@ -841,15 +849,8 @@ mod tests {
         }
         let fingerprints: Vec<Vec<u8>> = (0..data.len()).map(|i| vec![i as u8]).collect();
         let fps: Vec<Option<&[u8]>> = fingerprints.iter().map(|f| Some(&f[..])).collect();
-        let is_copy = copies(&fps, &data);
-        assert!(is_copy.iter().all(|c| !c));
-        let opts = ClusterOptions {
-            seed: 1,
-            unsorted: false,
-            ..Default::default()
-        };
-        let n = data.len();
-        let c = cluster_points(&data, &is_copy, &opts, &vec![None; n], &[], 0);
+        assert!(copies(&fps, &data).iter().all(|c| !c));
+        let c = cluster_files(&data, &fingerprints);
         let s = crate::metrics::score(&truth, &c.km.labels);
         assert_eq!((c.km.k, s.accuracy), (4, 1.0), "{:?}", c.k_scores);
     }

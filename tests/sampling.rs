@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use reelmap::media::{self, RgbFrame, Sampler};
 use reelmap::testmedia::{ClipSpec, Codec};
+use std::path::PathBuf;
 
 fn assert_distinct_increasing(frames: &[RgbFrame], what: &str) {
     for w in frames.windows(2) {
@@ -108,21 +109,28 @@ fn sparse_keyframes_with_a_sound_track() {
     assert_distinct_increasing(&s.frames, "with audio");
 }
 
+/// A moving ball in every test codec, and an H.264 MP4 with a sound track (twice as
+/// long): (name, path).
+fn every_codec_and_sound(dir: &std::path::Path, frames: u32, gop: u32) -> Vec<(String, PathBuf)> {
+    let mut clips = Vec::new();
+    for codec in Codec::ALL {
+        let path = dir.join(format!("clip.{}", codec.extension()));
+        pattern_clip(&path, "ball", codec, frames, gop);
+        clips.push((format!("{codec:?}"), path));
+    }
+    let with_audio = dir.join("with_audio.mp4");
+    reelmap::testmedia::make_clip_with_audio(&with_audio, 2 * frames, gop).unwrap();
+    clips.push(("H.264 + AAC".into(), with_audio));
+    clips
+}
+
 #[test]
 fn direct_chain_gives_the_frames_decodebin_gives() {
     // MP4, Matroska/WebM and AVI skip decodebin (`demuxer ! parser ! decoder`); the
     // samples must be the same pictures at the same times, for every codec, with
     // sparse keyframes and with a sound track.
     let tmp = tempfile::tempdir().unwrap();
-    let mut clips = Vec::new();
-    for codec in Codec::ALL {
-        let path = tmp.path().join(format!("clip.{}", codec.extension()));
-        pattern_clip(&path, "ball", codec, 100, 50);
-        clips.push((format!("{codec:?}"), path));
-    }
-    let with_audio = tmp.path().join("with_audio.mp4");
-    reelmap::testmedia::make_clip_with_audio(&with_audio, 200, 50).unwrap();
-    clips.push(("H.264 + AAC".into(), with_audio));
+    let clips = every_codec_and_sound(tmp.path(), 100, 50);
     let mut direct_used = 0;
     for (name, path) in &clips {
         let demuxer = media::direct_demuxer(path);
@@ -149,15 +157,7 @@ fn quick_probe_tells_what_the_discoverer_tells() {
     // The scan probes MP4, Matroska/WebM and AVI without decoding; what it stores must
     // be what GStreamer's discoverer says about the same files.
     let tmp = tempfile::tempdir().unwrap();
-    let mut clips = Vec::new();
-    for codec in Codec::ALL {
-        let path = tmp.path().join(format!("clip.{}", codec.extension()));
-        pattern_clip(&path, "ball", codec, 60, 25);
-        clips.push((format!("{codec:?}"), path));
-    }
-    let with_audio = tmp.path().join("with_audio.mp4");
-    reelmap::testmedia::make_clip_with_audio(&with_audio, 100, 25).unwrap();
-    clips.push(("H.264 + AAC".into(), with_audio));
+    let clips = every_codec_and_sound(tmp.path(), 60, 25);
     let timeout = std::time::Duration::from_secs(20);
     let mut quick_used = 0;
     for (name, path) in &clips {
