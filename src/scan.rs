@@ -194,7 +194,7 @@ fn same_content_up_to(a: &Path, b: &Path, full_max: u64) -> std::io::Result<bool
     let offsets: Vec<u64> = if size <= full_max {
         (0..size.div_ceil(BLOCK)).map(|i| i * BLOCK).collect()
     } else {
-        let last = size - BLOCK;
+        let last = size.saturating_sub(BLOCK);
         (0..BLOCKS).map(|i| last * i / (BLOCKS - 1)).collect()
     };
     for offset in offsets {
