@@ -61,6 +61,8 @@ fn packed_gemm_matches_definition() {
             (7, 96, 17),
             (196, 64, 96),
             (61, 320, 130),
+            // More columns than rows: split by column panels (the 14×14 expansions).
+            (100, 80, 480),
         ] {
             let a = rng.vec(m * k, 2.0);
             let w = rng.vec(k * n, 1.0);
@@ -99,6 +101,7 @@ fn packed_gemm_matches_definition() {
                         relu6,
                         &mut simple,
                     );
+                    let mut serial: Option<Vec<f32>> = None;
                     for par in [false, true] {
                         // Poison the output so that unwritten elements show.
                         let mut got = vec![f32::NAN; m * n + 3];
@@ -113,6 +116,14 @@ fn packed_gemm_matches_definition() {
                             )
                         });
                         assert!(got[m * n..].iter().all(|x| x.is_nan()), "wrote past end");
+                        // Split over threads or not: the same bits.
+                        match &serial {
+                            None => serial = Some(got.clone()),
+                            Some(s) => assert!(
+                                s[..m * n] == got[..m * n],
+                                "{isa:?} m{m} k{k} n{n}: the split changed the results"
+                            ),
+                        }
                         for idx in 0..m * n {
                             let tol = 1e-5 * (1.0 + k as f32).sqrt() * 4.0;
                             assert!(

@@ -620,9 +620,12 @@ impl PackedGemm {
         // SAFETY (all branches): sizes checked above; parts write disjoint outputs.
         if threads <= 1 || work < 200_000 {
             unsafe { self.run_range(a_ptr, 0, m, 0, np, c_ptr, r_ptr, relu6, mr) };
-        } else if m >= threads * 4 * mr {
-            // A few parts per thread, so that work stealing evens out a thread that
-            // another process delays.
+        } else if m >= threads * 4 * mr && (m >= self.n || np < threads * 4) {
+            // By rows. A few parts per thread, so that work stealing evens out a
+            // thread that another process delays. Every part reads all the weights, so
+            // layers with more columns than rows (the 14×14 expansions: 196 rows, 480
+            // columns) are split by column panels instead, where each thread reads
+            // only its panels' weights.
             let tiles = m.div_ceil(mr);
             let parts = (threads * 4).min(tiles / 2);
             for_parts(parts, |t| {
@@ -631,7 +634,7 @@ impl PackedGemm {
                 unsafe { self.run_range(a_ptr, lo, hi, 0, np, c_ptr, r_ptr, relu6, mr) };
             });
         } else {
-            let parts = (threads * 2).min(np);
+            let parts = (threads * 4).min(np);
             for_parts(parts, |t| {
                 let lo = np * t / parts;
                 let hi = np * (t + 1) / parts;
@@ -961,8 +964,9 @@ pub fn mbconv_fused(
     let out_ptr = SendPtr(out.as_mut_ptr());
     let run_part = |t: usize| {
         let out_base = out_ptr; // capture the Send wrapper, not its raw field
-        let lo = bands * t / parts * band;
-        let hi = (bands * (t + 1) / parts * band).min(oh);
+        // Equal numbers of output rows (whole bands left one thread a band more than
+        // the other); each part cuts its rows into bands of at most `band`.
+        let (lo, hi) = (oh * t / parts, oh * (t + 1) / parts);
         let work = |ebuf: &mut Vec<f32>, dbuf: &mut Vec<f32>| {
             // Input rows [have_lo, have_hi) are expanded in ebuf.
             let (mut have_lo, mut have_hi) = (0usize, 0usize);
