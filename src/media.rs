@@ -1036,12 +1036,20 @@ fn sample_uniform_seeking(
         else {
             break;
         };
-        if is_new_frame(out.last(), &frame) && frame.pts_ns + half_step >= t {
+        let usable = is_new_frame(out.last(), &frame) && frame.pts_ns + half_step >= t;
+        // A frame stamped exactly at the target is the picture on screen there, clipped
+        // to the segment: the demuxer did not snap to the keyframe (qtdemux on some MP4
+        // files with B-frames) and the decoder went through everything from the
+        // keyframe before `t`. Every further "keyframe" seek would decode from that
+        // keyframe again: 1 600 pictures instead of 299 for a 10 s dev file.
+        let snapped = frame.pts_ns != t;
+        if usable && snapped {
             out.push(frame);
             i += 1;
             continue;
         }
-        // Keyframes are sparser than the step here: plan the rest from an index.
+        // Keyframes are sparser than the step here, or seeks do not land on them: plan
+        // the rest from an index.
         let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= INDEX_MAX_BYTES);
         if small
             && let Ok(index) = keyframe_index(path)
@@ -1052,6 +1060,12 @@ fn sample_uniform_seeking(
                 None => Ok(()),
                 Some(j) => decode_forward_to_targets(fp, &left[j..], out),
             };
+        }
+        if usable {
+            // No index: the exact picture it is.
+            out.push(frame);
+            i += 1;
+            continue;
         }
         // Without an index: cost of accurate seeks ≈ remaining targets × distance from
         // the keyframe; cost of decoding forward ≈ the rest of the span.

@@ -162,6 +162,34 @@ pub fn make_clip_with_audio(path: &Path, frames: u32, gop: u32) -> Result<()> {
     Ok(())
 }
 
+/// One H.264 stream (a moving ball) muxed twice: a plain MP4 and a fragmented one
+/// (`moof` fragments, no sample table, as DASH/CMAF downloads and some cameras write).
+/// Seeking differs between the two in qtdemux; the pictures are the same.
+pub fn make_plain_and_fragmented_mp4(
+    plain: &Path,
+    fragmented: &Path,
+    frames: u32,
+    gop: u32,
+) -> Result<()> {
+    crate::media::init()?;
+    let (tmp_plain, tmp_frag) = (temp_name(plain), temp_name(fragmented));
+    let desc = format!(
+        "videotestsrc pattern=ball motion=wavy num-buffers={frames} ! video/x-raw,width=320,height=240,framerate=25/1 ! videoconvert ! video/x-raw,format=I420 ! openh264enc gop-size={gop} bitrate=1000000 ! h264parse ! tee name=t \
+         t. ! queue ! mp4mux ! filesink name=out \
+         t. ! queue ! mp4mux fragment-duration=1000 ! filesink name=out_fragmented"
+    );
+    let pipeline = gst::parse::launch(&desc).with_context(|| format!("bad pipeline: {desc}"))?;
+    set_location(&pipeline, &tmp_plain)?;
+    let bin = pipeline.downcast_ref::<gst::Bin>().context("not a bin")?;
+    bin.by_name("out_fragmented")
+        .context("no second filesink")?
+        .set_property("location", tmp_frag.clone());
+    run_pipeline(&pipeline, &format!("encoding {}", plain.display()))?;
+    std::fs::rename(&tmp_plain, plain)?;
+    std::fs::rename(&tmp_frag, fragmented)?;
+    Ok(())
+}
+
 /// Camera motion over a still photo: the crop window moves from `start` to `end`
 /// (centre x, centre y, zoom ≥ 1, all relative to the photo) over the clip.
 #[derive(Debug, Clone, Copy)]
