@@ -144,8 +144,9 @@ fn a_fragmented_mp4_is_sampled_like_the_plain_one() {
     }
 }
 
-/// A moving ball in every test codec, and an H.264 MP4 with a sound track (twice as
-/// long): (name, path).
+/// A moving ball in every test codec, an H.264 MP4 with a sound track (twice as
+/// long), and an 854×480 H.264 MP4 (a width that is not a multiple of 16, which the
+/// direct chain's allocation answer is for): (name, path).
 fn every_codec_and_sound(dir: &std::path::Path, frames: u32, gop: u32) -> Vec<(String, PathBuf)> {
     let mut clips = Vec::new();
     for codec in Codec::ALL {
@@ -156,6 +157,17 @@ fn every_codec_and_sound(dir: &std::path::Path, frames: u32, gop: u32) -> Vec<(S
     let with_audio = dir.join("with_audio.mp4");
     reelmap::testmedia::make_clip_with_audio(&with_audio, 2 * frames, gop).unwrap();
     clips.push(("H.264 + AAC".into(), with_audio));
+    let wide = dir.join("854x480.mp4");
+    let spec = ClipSpec {
+        codec: Codec::H264Mp4,
+        width: 854,
+        height: 480,
+        frames,
+        gop,
+        ..ClipSpec::default()
+    };
+    reelmap::testmedia::make_pattern_clip(&wide, "ball", "motion=wavy", &spec).unwrap();
+    clips.push(("H.264 854×480".into(), wide));
     clips
 }
 
@@ -183,8 +195,9 @@ fn direct_chain_gives_the_frames_decodebin_gives() {
             assert!(a.data == b.data, "{name}: pixels differ at {} ns", a.pts_ns);
         }
     }
-    // H.264/MP4, H.265/MKV, VP8 and VP9/WebM, MJPEG and MPEG-4/AVI, AV1/MKV, H.264+AAC.
-    assert_eq!(direct_used, 8);
+    // H.264/MP4, H.265/MKV, VP8 and VP9/WebM, MJPEG and MPEG-4/AVI, AV1/MKV, H.264+AAC,
+    // H.264 854×480.
+    assert_eq!(direct_used, 9);
 }
 
 #[test]
@@ -219,7 +232,7 @@ fn quick_probe_tells_what_the_discoverer_tells() {
         let fps = |i: &reelmap::store::MediaInfo| i.fps.map(|f| (f * 1000.0).round());
         assert_eq!(fps(&quick), fps(&slow), "{name}");
     }
-    assert_eq!(quick_used, 8);
+    assert_eq!(quick_used, 9);
 }
 
 #[test]
