@@ -1253,14 +1253,19 @@ fn sample_with_keyframe_index(
             .flatten()
             .filter(|&k| k.abs_diff(t) <= half_step && fresh(k))
             .min_by_key(|&k| k.abs_diff(t));
+        let mut seeked_key = None;
         let floor = match nearest_key {
             Some(k) if !go_on => {
                 let floor = k.saturating_sub(SLACK_NS).max(1);
                 fp.drop_before_ns.store(floor, Ordering::Relaxed);
-                fp.seek(
-                    gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-                    k + SLACK_NS,
-                )?;
+                // An accurate seek just past the keyframe (the keyframe is the picture
+                // on screen there): one picture to decode. A keyframe seek is not
+                // safe: on files with B-frames and an edit list, qtdemux aligns it to
+                // a time a fraction of a millisecond before the keyframe, takes the
+                // picture before it, and decodes from the previous keyframe, 8 s back
+                // on a 10 s dev file (the whole file again for one sample).
+                fp.seek(gst::SeekFlags::ACCURATE, k + SLACK_NS)?;
+                seeked_key = Some(k);
                 floor
             }
             _ => {
@@ -1282,9 +1287,16 @@ fn sample_with_keyframe_index(
         };
         // Until the next decision, nothing is worth converting.
         fp.drop_before_ns.store(u64::MAX, Ordering::Relaxed);
-        let Some(frame) = picked else { break };
+        let Some(mut frame) = picked else { break };
         if frame.pts_ns > t + half_step + SLACK_NS {
             return Ok(Some(j));
+        }
+        // The keyframe came back clipped to the seek position: give it its own time.
+        if let Some(k) = seeked_key
+            && (k..=k + SLACK_NS).contains(&frame.pts_ns)
+        {
+            frame.duration_ns = frame.duration_ns.map(|d| d + (frame.pts_ns - k));
+            frame.pts_ns = k;
         }
         position = Some(frame.pts_ns);
         out.push(frame);
