@@ -1059,7 +1059,7 @@ fn sample_uniform_seeking(
         // to the segment: the demuxer did not snap to the keyframe (qtdemux on some MP4
         // files with B-frames) and the decoder went through everything from the
         // keyframe before `t`. Every further "keyframe" seek would decode from that
-        // keyframe again: 1 600 pictures instead of 299 for a 10 s dev file.
+        // keyframe again: 1 841 pictures instead of 276 for a 10 s dev file of 299.
         let snapped = frame.pts_ns != t;
         if usable && snapped {
             out.push(frame);

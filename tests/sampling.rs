@@ -113,8 +113,8 @@ fn sparse_keyframes_with_a_sound_track() {
 fn a_fragmented_mp4_is_sampled_like_the_plain_one() {
     // qtdemux does not snap keyframe seeks in fragmented MP4: the decoder goes from the
     // keyframe to the target and the picture comes back stamped at the target, so
-    // every sample decoded from its keyframe again (~40 % more pictures here, 5× on a
-    // real 10 s file). The sampler must notice and plan from the keyframe index as it
+    // every sample decoded from its keyframe again (~40 % more pictures here, 6.7× on
+    // a real 10 s file). The sampler must notice and plan from the keyframe index as it
     // does for the plain file: the same pictures (2 s GOPs, 0.6 s steps: the keyframes
     // at 2, 4, 6 and 8 s are within half a step of a target and taken).
     let tmp = tempfile::tempdir().unwrap();
