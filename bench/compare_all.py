@@ -3,7 +3,9 @@ with one table of ratios (Reelmap vs the alternatives). Run through bench/run.sh
 which sets up what it needs.
 
   1. embedding: Reelmap's EfficientNet-Lite0 (Candle, fast CPU path) vs ONNX Runtime
-     on the same weights, batch 1 and 16, same time window; output difference;
+     on the same weights, batch 1 and 16, same time window, the two alternated
+     `--embed-rounds` times (3 by default; each one's best goes into the table);
+     output difference;
   2. decoding: sampled frames/s of Reelmap's GStreamer sampler vs the PyAV sampler
      of the Python pipeline, and vs ffmpeg decoding only keyframes
      (`-skip_frame nokey`, the fastest command-line way to get frames);
@@ -60,13 +62,14 @@ def section(title):
     print(f"\n=== {title} (load {loadavg()})", flush=True)
 
 
-def embedding(onnx, rows, torch_weights=None):
+def embedding(onnx, rows, torch_weights=None, rounds=3):
     section("embedding")
     best = {}
-    # Alternate the two engines twice and keep each one's best, so that a burst of
-    # other load does not decide the comparison. PyTorch eager (far slower) is timed
-    # in the first round only.
-    for rnd in range(2):
+    # Alternate the two engines and keep each one's best, so that a burst of other
+    # load does not decide the comparison (batch 1 on two threads halves when another
+    # process takes a core, for both engines). PyTorch eager (far slower) is timed in
+    # the first round only.
+    for rnd in range(rounds):
         la = loadavg()
         cmd = [PY, os.path.join(HERE, "onnx_speed.py"), onnx, "--batches", "1,16", "--json"]
         if torch_weights and rnd == 0:
@@ -185,6 +188,8 @@ def main():
     ap.add_argument("--tsne-n", type=int, default=20000)
     ap.add_argument("--skip", action="append", default=[], help="embedding, e2e, rescan, tsne")
     ap.add_argument("--workdir", default=os.path.join(HERE, ".cache"))
+    ap.add_argument("--embed-rounds", type=int, default=3,
+                    help="embedding: alternate the two engines this many times, keep each one's best")
     ap.add_argument("--e2e-rounds", type=int, default=2,
                     help="end to end: alternate the two pipelines this many times, keep each one's best")
     args = ap.parse_args()
@@ -192,7 +197,7 @@ def main():
     print(f"Reelmap benchmark on {os.cpu_count()} cores; load at start {loadavg()}")
     rows = []
     if "embedding" not in args.skip:
-        embedding(args.onnx, rows, args.torch_weights)
+        embedding(args.onnx, rows, args.torch_weights, max(1, args.embed_rounds))
     if "e2e" not in args.skip:
         for d in args.dataset:
             name, root = d.split("=", 1)
