@@ -109,7 +109,8 @@ def ffmpeg_keyframes(root):
 def decode_and_e2e(name, root, onnx, rows, workdir, rounds):
     section(f"decoding and end to end: {name}")
     la = loadavg()
-    py = run([PY, os.path.join(HERE, "python_pipeline.py"), root, "--onnx", onnx, "--json"])
+    py_cmd = [PY, os.path.join(HERE, "python_pipeline.py"), root, "--onnx", onnx, "--json"]
+    py = run(py_cmd)
     pj = json.loads(py["out"])
     py_decode = pj["frames"] / pj["decode_s"]
     print(f"  Python pipeline: {pj['videos']} videos, {pj['frames']} frames, decode {pj['decode_s']:.1f} s "
@@ -131,7 +132,7 @@ def decode_and_e2e(name, root, onnx, rows, workdir, rounds):
     for rnd in range(rounds):
         if rnd > 0:
             la = loadavg()
-            py_runs.append(run([PY, os.path.join(HERE, "python_pipeline.py"), root, "--onnx", onnx, "--json"]))
+            py_runs.append(run(py_cmd))
             print(f"  Python pipeline: wall {py_runs[-1]['wall']:.1f} s, CPU {py_runs[-1]['cpu']:.1f} s, load {la}")
         for f in (db, db + "-wal", db + "-shm"):
             if os.path.exists(f):
