@@ -85,3 +85,28 @@ fn batching_does_not_change_results() {
         assert!(d < 1e-5, "batch position {i} differs by {d}");
     }
 }
+
+#[test]
+fn own_thread_gives_the_same_bits_on_one_thread() {
+    use reelmap::model::cpu::{OwnThread, set_cpu_threads};
+    set_cpu_threads(2);
+    let e = load();
+    let x = input();
+    let flipped: Vec<f32> = x.chunks_exact(3).rev().flatten().copied().collect();
+    let batch = [flipped, x.clone(), x];
+    let shared = e.net.forward_cpu(&batch).unwrap();
+    let own = OwnThread::new();
+    let (alone, threads) = own.run(|| {
+        let out = e.net.forward_cpu(&batch).unwrap();
+        let threads = own.run(reelmap::model::cpu::cpu_threads);
+        (out, threads)
+    });
+    assert_eq!(threads, 1);
+    assert_eq!(
+        reelmap::model::cpu::cpu_threads(),
+        2,
+        "the shared pool is back"
+    );
+    assert_eq!(alone.features, shared.features);
+    assert_eq!(alone.logits, shared.logits);
+}

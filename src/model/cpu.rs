@@ -399,7 +399,55 @@ pub fn cpu_threads() -> usize {
     pool().current_num_threads()
 }
 
+thread_local! {
+    /// The pool of the [`OwnThread::run`] running on this thread, if any.
+    static OWN_THREAD: std::cell::RefCell<Option<Arc<rayon::ThreadPool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// One inference thread of its own, for callers that keep every core busy with
+/// several videos at once: splitting each of their images over the cores would only
+/// add threads competing for them. The results are the same (an image's result never
+/// depends on the threads).
+pub struct OwnThread(Arc<rayon::ThreadPool>);
+
+impl OwnThread {
+    pub fn new() -> OwnThread {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "reelmap-cpu-own".to_string())
+            .build()
+            .expect("cannot start a CPU inference thread");
+        OwnThread(Arc::new(pool))
+    }
+
+    /// Runs `f` with the forward passes it starts on this thread instead of the
+    /// shared pool.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let previous = OWN_THREAD.with(|p| p.replace(Some(self.0.clone())));
+        // Restored even if `f` panics.
+        struct Restore(Option<Arc<rayon::ThreadPool>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                OWN_THREAD.with(|p| *p.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(previous);
+        f()
+    }
+}
+
+impl Default for OwnThread {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 pub(crate) fn pool() -> Arc<rayon::ThreadPool> {
+    if let Some(p) = OWN_THREAD.with(|p| p.borrow().clone()) {
+        return p;
+    }
     if let Some(p) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return p.clone();
     }
