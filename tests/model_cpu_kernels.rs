@@ -240,7 +240,14 @@ fn depthwise_matches_definition() {
 fn stem_im2col_gemm_matches_dense_conv() {
     let mut rng = Rng(3);
     for isa in isas() {
-        for &(h, w, k, stride) in &[(9, 7, 3, 2), (16, 16, 3, 2), (11, 13, 3, 1), (10, 9, 5, 2)] {
+        for &(h, w, k, stride) in &[
+            (9, 7, 3, 2),
+            (16, 16, 3, 2),
+            (11, 13, 3, 1),
+            (10, 9, 5, 2),
+            (3, 2, 5, 1),
+            (31, 40, 3, 2),
+        ] {
             let cin = 3;
             let n = 32;
             let input = rng.vec(h * w * cin, 2.0);

@@ -1108,6 +1108,26 @@ pub fn mbconv_fused(
     (oh, ow)
 }
 
+/// Copies `count` runs of `R` values, `src_step` and `dst_step` apart.
+///
+/// # Safety
+/// Every run must be inside its buffer.
+#[inline(always)]
+unsafe fn copy_runs<const R: usize>(
+    src: *const f32,
+    src_step: usize,
+    dst: *mut f32,
+    dst_step: usize,
+    count: usize,
+) {
+    for i in 0..count {
+        unsafe {
+            let v = (src.add(i * src_step) as *const [f32; R]).read_unaligned();
+            (dst.add(i * dst_step) as *mut [f32; R]).write_unaligned(v);
+        }
+    }
+}
+
 /// im2col of one image for a dense k×k convolution with SAME padding:
 /// `[h][w][cin]` → `[oh·ow][k·k·cin]` (zeros outside the image). Returns `(oh, ow)`.
 #[allow(clippy::too_many_arguments)]
@@ -1129,32 +1149,51 @@ pub fn im2col_image(
     // needs no clearing.
     out.resize(oh * ow * kk, 0.0);
     out.truncate(oh * ow * kk);
+    // Output columns whose taps all fall inside the image: one contiguous run of
+    // kernel × cin values per tap row, copied without per-value checks.
+    let inner_lo = pad_l.div_ceil(stride).min(ow);
+    let inner_hi = if wd + pad_l >= kernel {
+        ((wd + pad_l - kernel) / stride + 1).clamp(inner_lo, ow)
+    } else {
+        inner_lo
+    };
     let fill_row = |oy: usize, out_row: &mut [f32]| {
-        for ox in 0..ow {
-            let col = &mut out_row[ox * kk..(ox + 1) * kk];
-            let ix0 = (ox * stride) as isize - pad_l as isize;
-            for ky in 0..kernel {
-                let dst = &mut col[ky * run..(ky + 1) * run];
-                let iy = (oy * stride + ky) as isize - pad_t as isize;
-                if iy < 0 || iy >= h as isize {
-                    dst.fill(0.0);
-                    continue;
+        for ky in 0..kernel {
+            let iy = (oy * stride + ky) as isize - pad_t as isize;
+            if iy < 0 || iy >= h as isize {
+                for col in out_row.chunks_exact_mut(kk) {
+                    col[ky * run..(ky + 1) * run].fill(0.0);
                 }
-                let row = (iy as usize) * wd;
-                if ix0 >= 0 && ix0 as usize + kernel <= wd {
-                    // All taps inside: one contiguous run of kernel × cin values.
-                    let src = &input[(row + ix0 as usize) * cin..][..run];
-                    if let (Ok(d), Ok(s)) = (
-                        <&mut [f32; 9]>::try_from(&mut *dst),
-                        <&[f32; 9]>::try_from(src),
-                    ) {
-                        // The stem (3×3 × RGB): a fixed-size copy, not a memcpy call.
-                        *d = *s;
+                continue;
+            }
+            let row = (iy as usize) * wd;
+            if inner_hi > inner_lo {
+                let first = (row + inner_lo * stride - pad_l) * cin;
+                let last = (row + (inner_hi - 1) * stride - pad_l) * cin + run;
+                assert!(last <= input.len() && inner_hi * kk <= out_row.len());
+                let src = input[first..].as_ptr();
+                let dst = out_row[inner_lo * kk + ky * run..].as_mut_ptr();
+                let count = inner_hi - inner_lo;
+                // SAFETY: the last run read ends at `last` and the last one written
+                // inside `out_row`, both checked above.
+                unsafe {
+                    if run == 9 {
+                        // The stem (3×3 × RGB): fixed-size copies, not memcpy calls.
+                        copy_runs::<9>(src, stride * cin, dst, kk, count);
                     } else {
-                        dst.copy_from_slice(src);
+                        for i in 0..count {
+                            std::ptr::copy_nonoverlapping(
+                                src.add(i * stride * cin),
+                                dst.add(i * kk),
+                                run,
+                            );
+                        }
                     }
-                    continue;
                 }
+            }
+            for ox in (0..inner_lo).chain(inner_hi..ow) {
+                let ix0 = (ox * stride) as isize - pad_l as isize;
+                let dst = &mut out_row[ox * kk + ky * run..ox * kk + (ky + 1) * run];
                 for kx in 0..kernel {
                     let ix = ix0 + kx as isize;
                     let d = &mut dst[kx * cin..(kx + 1) * cin];
