@@ -269,7 +269,8 @@ pub fn co_association(
 fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> {
     let k = k.clamp(1, n);
     let g = |i: usize, j: usize| gram[i * n + j] as f64;
-    let point_d2 = |i: usize, c: usize| (g(i, i) + g(c, c) - 2.0 * g(i, c)).max(0.0);
+    // G is symmetric: G_ic is read from row c, contiguous over the points i.
+    let point_d2 = |i: usize, c: usize| (g(i, i) + g(c, c) - 2.0 * g(c, i)).max(0.0);
     // Seeding: centres are points.
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centres = vec![rng.below(n)];
@@ -308,15 +309,31 @@ fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> 
         .collect();
     // Lloyd's iterations on the labels.
     let mut to_cluster = vec![0f64; n * k]; // Σ_{j∈C} G_ij for every point i and cluster C
-    for _ in 0..100 {
+    let mut moved: Vec<(usize, usize, usize)> = Vec::new(); // (point, from, to)
+    for iteration in 0..100 {
         let mut size = vec![0usize; k];
         labels.iter().for_each(|&l| size[l] += 1);
-        to_cluster.iter_mut().for_each(|x| *x = 0.0);
-        for i in 0..n {
-            let row = &gram[i * n..(i + 1) * n];
-            let out = &mut to_cluster[i * k..(i + 1) * k];
-            for (&gij, &lj) in row.iter().zip(&labels) {
-                out[lj] += gij as f64;
+        if iteration == 0 || moved.len() * 2 > n {
+            to_cluster.iter_mut().for_each(|x| *x = 0.0);
+            for i in 0..n {
+                let row = &gram[i * n..(i + 1) * n];
+                let out = &mut to_cluster[i * k..(i + 1) * k];
+                for (&gij, &lj) in row.iter().zip(&labels) {
+                    out[lj] += gij as f64;
+                }
+            }
+        } else {
+            // Only the points that moved change the sums: after the first few
+            // iterations a handful, so an iteration costs O(moved · n), not O(n²).
+            // f64 sums of f32 dot products are exact unless their magnitudes span
+            // more than ~29 binary orders, and even then differ only in the last
+            // bits from a full recount.
+            for &(j, from, to) in &moved {
+                for i in 0..n {
+                    let gij = gram[i * n + j] as f64;
+                    to_cluster[i * k + from] -= gij;
+                    to_cluster[i * k + to] += gij;
+                }
             }
         }
         let mut within = vec![0f64; k]; // Σ_{j,l∈C} G_jl
@@ -352,6 +369,12 @@ fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> 
         if new_labels == labels {
             break;
         }
+        moved.clear();
+        moved.extend(
+            (0..n)
+                .filter(|&i| new_labels[i] != labels[i])
+                .map(|i| (i, labels[i], new_labels[i])),
+        );
         labels = new_labels;
     }
     labels
