@@ -571,8 +571,14 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
         } => {
             reelmap::apply::Mode::parse(mode)?;
             let mut cat = open_db(&cli)?;
-            let e = load_embedder(model)?;
-            let scan_report = run_scan(&mut cat, paths, scan, &bars)?;
+            // The weights load while the scan runs.
+            let (e, scan_report) = std::thread::scope(|s| {
+                let loading = s.spawn(|| load_embedder(model));
+                let scanned = run_scan(&mut cat, paths, scan, &bars);
+                (loading.join().expect("loading the model panicked"), scanned)
+            });
+            let e = e?;
+            let scan_report = scan_report?;
             if !cli.json && !cli.quiet {
                 print_scan(&scan_report);
             }

@@ -58,7 +58,9 @@ pub struct ScanOptions {
     pub include_hidden: bool,
     pub follow_symlinks: bool,
     pub probe_timeout: Duration,
-    /// Probe files in parallel with this many threads.
+    /// Probe files in parallel with this many threads. Two per core: a probe spends
+    /// much of its time waiting for GStreamer's streaming thread and state changes
+    /// (200 clips on 2 cores: 2 threads 0.24-0.27 s, 4 threads 0.19 s, 6 0.21 s).
     pub threads: usize,
     /// Try files that failed before again (also done automatically once after
     /// Reelmap itself changed, since a newer version may read them).
@@ -72,9 +74,9 @@ impl Default for ScanOptions {
             follow_symlinks: true,
             probe_timeout: Duration::from_secs(20),
             threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .max(2),
+                .map(|n| n.get() * 2)
+                .unwrap_or(4)
+                .max(4),
             retry_failed: false,
         }
     }
