@@ -103,14 +103,30 @@ fn decode_one(video: &VideoRow, embedder: &Embedder, opts: &EmbedOptions) -> Res
         }
         None => None,
     };
-    let mut out = Vec::with_capacity(frames.len());
-    for f in frames {
-        let thumb = if opts.thumbs {
-            Some(media::encode_jpeg(f, THUMB_HEIGHT, 70)?.0)
-        } else {
-            None
+    let mut out: Vec<(i64, Vec<f32>, Option<Vec<u8>>)> = Vec::with_capacity(frames.len());
+    // A picture that repeats an earlier one of the video exactly (static shots,
+    // slides, screen recordings) takes that one's network input and thumbnail: the
+    // same bytes, without preparing and encoding them again.
+    let mut earlier: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, f) in frames.iter().enumerate() {
+        let candidates = earlier.entry(picture_hash(f)).or_default();
+        let repeat = candidates.iter().copied().find(|&j| {
+            let e = &frames[j];
+            (e.width, e.height) == (f.width, f.height) && e.data == f.data
+        });
+        let (input, thumb) = match repeat {
+            Some(j) => (out[j].1.clone(), out[j].2.clone()),
+            None => {
+                candidates.push(i);
+                let thumb = if opts.thumbs {
+                    Some(media::encode_jpeg(f, THUMB_HEIGHT, 70)?.0)
+                } else {
+                    None
+                };
+                (embedder.preprocess(f), thumb)
+            }
         };
-        out.push((f.ts_ms(), embedder.preprocess(f), thumb));
+        out.push((f.ts_ms(), input, thumb));
     }
     Ok(Decoded {
         video: video.clone(),
@@ -366,12 +382,23 @@ fn split_off_copies(
     Ok((to_decode, copies))
 }
 
-/// Hash of a network input's bits: FNV-1a over every 61st word (a cheap filter; equal
-/// hashes are confirmed by comparing the whole input).
-fn input_hash(x: &[f32]) -> u64 {
-    x.iter().step_by(61).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
-        (h ^ v.to_bits() as u64).wrapping_mul(0x0000_0100_0000_01b3)
+/// FNV-1a over every 61st of `words`: a cheap filter for exact repeats (equal hashes
+/// are confirmed by comparing the whole data).
+fn sampled_hash(words: impl Iterator<Item = u64>) -> u64 {
+    words.step_by(61).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+        (h ^ v).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// See [`sampled_hash`]: a network input's bits.
+fn input_hash(x: &[f32]) -> u64 {
+    sampled_hash(x.iter().map(|v| v.to_bits() as u64))
+}
+
+/// See [`sampled_hash`]: a decoded picture's bytes, eight at a time.
+fn picture_hash(f: &RgbFrame) -> u64 {
+    let words = f.data.chunks_exact(8);
+    sampled_hash(words.map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes"))))
 }
 
 fn embed_timed(
