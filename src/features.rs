@@ -382,22 +382,24 @@ fn split_off_copies(
     Ok((to_decode, copies))
 }
 
-/// FNV-1a over every 61st of `words`: a cheap filter for exact repeats (equal hashes
-/// are confirmed by comparing the whole data).
+/// FNV-1a over a sample of words (every [`HASH_STEP`]th): a cheap filter for exact
+/// repeats, whose equal hashes are confirmed by comparing the whole data.
 fn sampled_hash(words: impl Iterator<Item = u64>) -> u64 {
-    words.step_by(61).fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+    words.fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
         (h ^ v).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
+const HASH_STEP: usize = 61;
+
 /// See [`sampled_hash`]: a network input's bits.
 fn input_hash(x: &[f32]) -> u64 {
-    sampled_hash(x.iter().map(|v| v.to_bits() as u64))
+    sampled_hash(x.iter().step_by(HASH_STEP).map(|v| v.to_bits() as u64))
 }
 
 /// See [`sampled_hash`]: a decoded picture's bytes, eight at a time.
 fn picture_hash(f: &RgbFrame) -> u64 {
-    let words = f.data.chunks_exact(8);
+    let words = f.data.chunks_exact(8).step_by(HASH_STEP);
     sampled_hash(words.map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes"))))
 }
 
@@ -451,7 +453,7 @@ fn embed_decoded(
     }
     let mut outputs: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(unique.len());
     for chunk in unique.chunks(batch.max(1)) {
-        let inputs: Vec<Vec<f32>> = chunk.iter().map(|&i| d.frames[i].1.clone()).collect();
+        let inputs: Vec<&[f32]> = chunk.iter().map(|&i| &d.frames[i].1[..]).collect();
         let out = embedder.embed(&inputs)?;
         for (mut feat, logits) in out.features.into_iter().zip(out.logits) {
             l2_normalize(&mut feat);

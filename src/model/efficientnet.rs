@@ -381,7 +381,8 @@ impl EfficientNetLite {
 
     /// Runs the network on a batch of preprocessed images (NHWC, `resolution`² × 3
     /// floats each) with the path that suits the device.
-    pub fn forward(&self, images: &[Vec<f32>]) -> Result<Output> {
+    /// `images` are 224×224×3 (HWC) network inputs: `Vec<f32>`s or borrowed slices.
+    pub fn forward<T: AsRef<[f32]> + Sync>(&self, images: &[T]) -> Result<Output> {
         if self.device.is_cpu() {
             self.forward_cpu(images)
         } else {
@@ -390,7 +391,7 @@ impl EfficientNetLite {
     }
 
     /// Plain Candle implementation (NCHW); works on every device.
-    pub fn forward_candle(&self, images: &[Vec<f32>]) -> Result<Output> {
+    pub fn forward_candle<T: AsRef<[f32]>>(&self, images: &[T]) -> Result<Output> {
         let n = images.len();
         if n == 0 {
             return Ok(Output {
@@ -399,7 +400,10 @@ impl EfficientNetLite {
             });
         }
         let r = self.resolution;
-        let flat: Vec<f32> = images.iter().flat_map(|v| v.iter().copied()).collect();
+        let flat: Vec<f32> = images
+            .iter()
+            .flat_map(|v| v.as_ref().iter().copied())
+            .collect();
         let x = Tensor::from_vec(flat, (n, r, r, 3), &self.device)?
             .permute((0, 3, 1, 2))?
             .contiguous()?;
@@ -430,7 +434,7 @@ impl EfficientNetLite {
     /// (`cpu::set_cpu_threads`). Whole rounds of one image per thread run
     /// independently; the remaining images run one at a time with each layer split
     /// over the threads. Either way an image's result does not depend on its batch.
-    pub fn forward_cpu(&self, images: &[Vec<f32>]) -> Result<Output> {
+    pub fn forward_cpu<T: AsRef<[f32]> + Sync>(&self, images: &[T]) -> Result<Output> {
         let n = images.len();
         if n == 0 {
             return Ok(Output {
@@ -440,6 +444,7 @@ impl EfficientNetLite {
         }
         let r = self.resolution;
         for img in images {
+            let img = img.as_ref();
             if img.len() != r * r * 3 {
                 bail!("image has {} values, expected {}", img.len(), r * r * 3);
             }
@@ -459,9 +464,9 @@ impl EfficientNetLite {
                 .par_chunks_mut(fd)
                 .with_max_len(1)
                 .enumerate()
-                .for_each(|(i, f)| self.forward_image(&images[i], f, false));
+                .for_each(|(i, f)| self.forward_image(images[i].as_ref(), f, false));
             for (i, f) in feats.chunks_exact_mut(fd).enumerate().skip(rounds) {
-                self.forward_image(&images[i], f, true);
+                self.forward_image(images[i].as_ref(), f, true);
             }
             self.fc_packed
                 .run(&feats, n, &mut logits, None, false, true);

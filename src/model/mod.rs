@@ -109,7 +109,7 @@ impl Embedder {
         )
     }
 
-    pub fn embed(&self, batch: &[Vec<f32>]) -> Result<Output> {
+    pub fn embed<T: AsRef<[f32]> + Sync>(&self, batch: &[T]) -> Result<Output> {
         self.net.forward(batch)
     }
 }
