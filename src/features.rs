@@ -223,25 +223,33 @@ pub fn embed_videos(
             let cancel = cancel.clone();
             s.spawn(move || {
                 let own_thread = lanes.then(crate::model::cpu::OwnThread::new);
-                while let Ok(video) = job_rx.recv() {
-                    if cancel.is_cancelled() {
-                        break;
+                let work = || {
+                    while let Ok(video) = job_rx.recv() {
+                        if cancel.is_cancelled() {
+                            break;
+                        }
+                        let mut r = decode_one(&video, embedder, opts);
+                        if let (Ok(d), Some(own)) = (&mut r, &own_thread) {
+                            let embed =
+                                || embed_timed(embedder, d, opts.batch, model, sampler_desc);
+                            let e = if job_rx.is_empty() {
+                                embed()
+                            } else {
+                                own.run(embed)
+                            };
+                            // The network inputs are done with: free them now.
+                            d.frames = Vec::new();
+                            d.embedded = Some(e);
+                        }
+                        if done_tx.send((video, r)).is_err() {
+                            break;
+                        }
                     }
-                    let mut r = decode_one(&video, embedder, opts);
-                    if let (Ok(d), Some(own)) = (&mut r, &own_thread) {
-                        let embed = || embed_timed(embedder, d, opts.batch, model, sampler_desc);
-                        let e = if job_rx.is_empty() {
-                            embed()
-                        } else {
-                            own.run(embed)
-                        };
-                        // The network inputs are done with: free them now.
-                        d.frames = Vec::new();
-                        d.embedded = Some(e);
-                    }
-                    if done_tx.send((video, r)).is_err() {
-                        break;
-                    }
+                };
+                match &own_thread {
+                    // Decoding on the network's own thread: its passes run in place.
+                    Some(own) => own.host(work),
+                    None => work(),
                 }
             });
         }

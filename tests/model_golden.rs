@@ -109,4 +109,15 @@ fn own_thread_gives_the_same_bits_on_one_thread() {
     );
     assert_eq!(alone.features, shared.features);
     assert_eq!(alone.logits, shared.logits);
+    // Hosted on the inference thread itself: the passes run in place, same bits.
+    let caller = std::thread::current().id();
+    let (hosted, elsewhere) = own.host(|| {
+        let here = std::thread::current().id();
+        (
+            own.run(|| e.net.forward_cpu(&batch).unwrap()),
+            here != caller,
+        )
+    });
+    assert!(elsewhere, "host runs `f` on the inference thread");
+    assert_eq!(hosted.features, shared.features);
 }

@@ -421,6 +421,13 @@ impl OwnThread {
         OwnThread(Arc::new(pool))
     }
 
+    /// Runs `f` on this inference thread. Forward passes that `f` starts through
+    /// [`OwnThread::run`] then run in place: no hand-over to another thread and back
+    /// (~0.3 ms of idle core each on 2 cores).
+    pub fn host<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.0.install(f)
+    }
+
     /// Runs `f` with the forward passes it starts on this thread instead of the
     /// shared pool.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
