@@ -302,9 +302,13 @@ fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> 
     }
     let mut labels: Vec<usize> = (0..n)
         .map(|i| {
+            // Each distance computed once (`min_by` on the pairs keeps the first of
+            // equal minima, as before).
             (0..k)
-                .min_by(|&a, &b| point_d2(i, centres[a]).total_cmp(&point_d2(i, centres[b])))
+                .map(|a| (point_d2(i, centres[a]), a))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
                 .unwrap()
+                .1
         })
         .collect();
     // Lloyd's iterations on the labels.
@@ -348,8 +352,10 @@ fn kernel_kmeans(gram: &[f32], n: usize, k: usize, rng: &mut Rng) -> Vec<usize> 
             .map(|i| {
                 (0..k)
                     .filter(|&c| size[c] > 0)
-                    .min_by(|&a, &b| dist(i, a).total_cmp(&dist(i, b)))
+                    .map(|c| (dist(i, c), c))
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
                     .unwrap()
+                    .1
             })
             .collect();
         // An empty cluster restarts at the point farthest from its centre (each
