@@ -206,12 +206,13 @@ pub fn embed_videos(
         crossbeam_channel::bounded::<(VideoRow, Result<Decoded>)>(opts.queue.max(1));
 
     // On the CPU, when as many videos are decoded at once as the network has threads,
-    // each decoding thread runs the network on the videos it decoded, on one thread of
-    // its own: one busy thread per core, where the shared network pool would add one
-    // more per core competing with the decoders. The 200-clip benchmark library (2 cores): 19.97-20.28 →
-    // 18.91-19.02 s, 37.1 → 35.4 CPU-s, peak memory 250 → 193 MB. Once no video is
-    // left to start, the last ones use the shared pool, the cores of the finished
-    // threads with them (a library of one long video included).
+    // each decoding thread is also the network's thread for the videos it decoded:
+    // one busy thread per core, where the shared network pool would add one more per
+    // core competing with the decoders, and no hand-over of a pass to another thread.
+    // The 200-clip benchmark library on 2 cores: 20.0-20.3 → 17.7-18.0 s, 37.1 →
+    // 34.3 CPU-s, peak memory 250 → 220 MB. Once no video is left to start, the last
+    // ones use the shared pool, and with it the cores of the threads that finished
+    // (a library of one long video included).
     let lanes =
         embedder.net.device().is_cpu() && opts.decode_threads >= crate::model::cpu::cpu_threads();
     let (model, sampler_desc) = (&model, &sampler_desc);
