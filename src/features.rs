@@ -213,8 +213,10 @@ pub fn embed_videos(
     // 34.3 CPU-s, peak memory 250 → 220 MB. Once no video is left to start, the last
     // ones use the shared pool, and with it the cores of the threads that finished
     // (a library of one long video included).
+    // (Equal counts only: `REELMAP_CPU_THREADS` below the videos decoded at once is a
+    // limit on the network's cores that one network per decoding thread would break.)
     let lanes =
-        embedder.net.device().is_cpu() && opts.decode_threads >= crate::model::cpu::cpu_threads();
+        embedder.net.device().is_cpu() && opts.decode_threads == crate::model::cpu::cpu_threads();
     let (model, sampler_desc) = (&model, &sampler_desc);
     std::thread::scope(|s| -> Result<()> {
         crate::media::set_parallel_videos(opts.decode_threads);
