@@ -15,6 +15,7 @@ use crate::store::{Catalogue, EmbeddingRecord, FrameRecord, Poster, VideoRow};
 use crate::util::l2_normalize;
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -60,11 +61,14 @@ pub struct EmbedReport {
     pub problems: Vec<(String, String)>,
 }
 
+/// (timestamp ms, network input, thumbnail). A repeated picture shares its input
+/// with the first one.
+type DecodedFrame = (i64, Arc<[f32]>, Option<Vec<u8>>);
+
 /// A decoded video waiting for the network.
 struct Decoded {
     video: VideoRow,
-    /// (timestamp ms, network input, thumbnail)
-    frames: Vec<(i64, Vec<f32>, Option<Vec<u8>>)>,
+    frames: Vec<DecodedFrame>,
     poster: Option<Poster>,
     warning: Option<String>,
     seconds: f64,
@@ -103,7 +107,7 @@ fn decode_one(video: &VideoRow, embedder: &Embedder, opts: &EmbedOptions) -> Res
         }
         None => None,
     };
-    let mut out: Vec<(i64, Vec<f32>, Option<Vec<u8>>)> = Vec::with_capacity(frames.len());
+    let mut out: Vec<DecodedFrame> = Vec::with_capacity(frames.len());
     // A picture that repeats an earlier one of the video exactly (static shots,
     // slides, screen recordings) takes that one's network input and thumbnail: the
     // same bytes, without preparing and encoding them again.
@@ -123,7 +127,7 @@ fn decode_one(video: &VideoRow, embedder: &Embedder, opts: &EmbedOptions) -> Res
                 } else {
                     None
                 };
-                (embedder.preprocess(f), thumb)
+                (Arc::from(embedder.preprocess(f)), thumb)
             }
         };
         out.push((f.ts_ms(), input, thumb));
@@ -453,7 +457,11 @@ fn embed_decoded(
     let mut unique: Vec<usize> = Vec::new(); // frames the network runs on
     for (i, (_, x, _)) in d.frames.iter().enumerate() {
         let candidates = first_with_input.entry(input_hash(x)).or_default();
-        match candidates.iter().find(|&&u| d.frames[unique[u]].1 == *x) {
+        let same = |u: &usize| {
+            let first = &d.frames[unique[*u]].1;
+            Arc::ptr_eq(first, x) || first == x
+        };
+        match candidates.iter().find(|u| same(u)) {
             Some(&u) => source.push(u),
             None => {
                 candidates.push(unique.len());
