@@ -256,6 +256,17 @@ enum BenchPart {
     },
     /// t-SNE of a float32 .npy matrix (n × d), writing the n × 2 layout as .npy.
     Tsne { input: PathBuf, output: PathBuf },
+    /// Write the stored features of the labelled library under ROOT (categories are
+    /// its top-level subfolders, as for `eval`) as .npy files into DIR, for research.
+    Export { root: PathBuf, dir: PathBuf },
+    /// The product's clustering (automatic k, and k = the number of categories) of a
+    /// float32 .npy matrix of points, scored against labels (.npy int64 or text).
+    Cluster {
+        points: PathBuf,
+        labels: PathBuf,
+        #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3, 4, 5])]
+        seeds: Vec<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -990,6 +1001,25 @@ fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
                 BenchPart::Tsne { input, output } => {
                     serde_json::to_value(reelmap::bench::tsne_npy(input, output)?)?
                 }
+                BenchPart::Export { root, dir } => {
+                    let db = match &cli.db {
+                        Some(p) => p.clone(),
+                        None => eval_db_path(root)?,
+                    };
+                    let cat = Catalogue::open(&db)?;
+                    let root = std::fs::canonicalize(root)?;
+                    serde_json::to_value(reelmap::bench::export_library(
+                        &cat,
+                        &model.model,
+                        &root,
+                        dir,
+                    )?)?
+                }
+                BenchPart::Cluster {
+                    points,
+                    labels,
+                    seeds,
+                } => serde_json::to_value(reelmap::bench::cluster_npy(points, labels, seeds)?)?,
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
