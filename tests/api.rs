@@ -4,7 +4,7 @@
 
 mod common;
 
-use reelmap::api::{self, ServerConfig};
+use reelmap_server::api::{self, ServerConfig};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -160,7 +160,7 @@ fn ui_dir(tmp: &Path) -> std::path::PathBuf {
 fn api_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
-    reelmap::testmedia::demo_library(&lib).unwrap();
+    reelmap_testkit::demo_library(&lib).unwrap();
     let db = tmp.path().join("cat.sqlite3");
     let server = api::start(ServerConfig {
         ui_dir: Some(ui_dir(tmp.path())),

@@ -4,10 +4,10 @@
 
 mod common;
 
-use reelmap::apply::{self, Mode};
-use reelmap::cluster::Rng;
-use reelmap::folders;
-use reelmap::store::{Catalogue, ClusteringPlan, PlannedCluster};
+use reelmap_core::apply::{self, Mode};
+use reelmap_core::plan;
+use reelmap_core::store::{Catalogue, ClusteringPlan, PlannedCluster};
+use reelmap_numeric::SplitMix64 as Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn content_multiset(t: &Tree) -> Vec<String> {
 /// A random tree of "videos" (random bytes; applying never decodes), nested folders,
 /// clashing file names, odd names and companion files. Returns the video paths.
 fn make_tree(dir: &Path, seed: u64, files: usize, big: usize) -> Vec<PathBuf> {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::seeded(seed);
     let folders: Vec<PathBuf> = vec![
         dir.to_path_buf(),
         dir.join("a"),
@@ -125,12 +125,12 @@ fn make_tree(dir: &Path, seed: u64, files: usize, big: usize) -> Vec<PathBuf> {
 fn make_catalogue(db: &Path, root: &Path, videos: &[PathBuf], seed: u64) {
     let mut cat = Catalogue::open(db).unwrap();
     let root_id = cat.add_root(root).unwrap();
-    let mut rng = Rng::new(seed ^ 77);
+    let mut rng = Rng::seeded(seed ^ 77);
     let k = 2 + rng.below(NAMES.len() - 1);
     let mut members: Vec<Vec<(i64, f64)>> = vec![vec![]; k];
     for v in videos {
         let m = std::fs::metadata(v).unwrap();
-        let mtime = reelmap::util::system_time_ns(m.modified().unwrap());
+        let mtime = reelmap_core::util::system_time_ns(m.modified().unwrap());
         let id = cat
             .insert_video(root_id, v, m.len() as i64, mtime, None)
             .unwrap();
@@ -173,7 +173,7 @@ fn check_applied(root: &Path, base: &Path, db: &Path, before: &Tree) {
         content_multiset(before),
         "files lost or duplicated"
     );
-    let folders_by_cluster: BTreeMap<i64, String> = folders::plan(&cat, None, base)
+    let folders_by_cluster: BTreeMap<i64, String> = plan::plan(&cat, None, base)
         .unwrap()
         .folders
         .into_iter()
@@ -218,10 +218,10 @@ fn apply_and_undo_over_generated_trees() {
         let before = tree(&root);
         for mode in [Mode::Move, Mode::Link, Mode::Copy] {
             let mut cat = Catalogue::open(&db).unwrap();
-            let plan = folders::plan(&cat, Some(&root), &root).unwrap();
+            let plan = plan::plan(&cat, Some(&root), &root).unwrap();
             // Folder names are portable and unique.
             for (_, f) in &plan.folders {
-                assert_eq!(f, &folders::safe_folder_name(f));
+                assert_eq!(f, &plan::safe_folder_name(f));
             }
             let r = apply::apply(&mut cat, &plan, mode).unwrap();
             assert!(r.failed.is_empty(), "seed {seed} {mode:?}: {:?}", r.failed);
@@ -245,7 +245,7 @@ fn apply_and_undo_over_generated_trees() {
                         }
                     }
                     // Re-applying with nothing changed moves nothing.
-                    let again = folders::plan(&cat, Some(&root), &root).unwrap();
+                    let again = plan::plan(&cat, Some(&root), &root).unwrap();
                     assert!(again.items.is_empty(), "{:?}", again.items);
                     apply::undo_last(&mut cat).unwrap().unwrap();
                 }
@@ -283,7 +283,7 @@ fn relabelled_videos_are_the_only_ones_moved_again() {
     let db = tmp.path().join("cat.sqlite3");
     make_catalogue(&db, &root, &videos, 5);
     let mut cat = Catalogue::open(&db).unwrap();
-    let plan = folders::plan(&cat, Some(&root), &root).unwrap();
+    let plan = plan::plan(&cat, Some(&root), &root).unwrap();
     apply::apply(&mut cat, &plan, Mode::Move).unwrap();
     // Move one video to another cluster by hand.
     let a = cat.assignments().unwrap();
@@ -295,7 +295,7 @@ fn relabelled_videos_are_the_only_ones_moved_again() {
         .unwrap()
         .id;
     cat.assign_user(&[a[0].video_id], other).unwrap();
-    let plan2 = folders::plan(&cat, Some(&root), &root).unwrap();
+    let plan2 = plan::plan(&cat, Some(&root), &root).unwrap();
     assert_eq!(plan2.items.len(), 1);
     let before = tree(&root);
     apply::apply(&mut cat, &plan2, Mode::Move).unwrap();
@@ -320,7 +320,7 @@ fn changed_and_missing_files_stay_put_and_the_rest_continue() {
     std::fs::write(&videos[0], b"changed content").unwrap();
     std::fs::remove_file(&videos[1]).unwrap();
     let mut cat = Catalogue::open(&db).unwrap();
-    let plan = folders::plan(&cat, Some(&root), &root).unwrap();
+    let plan = plan::plan(&cat, Some(&root), &root).unwrap();
     let r = apply::apply(&mut cat, &plan, Mode::Move).unwrap();
     let reasons: Vec<&str> = r.failed.iter().map(|(_, m)| m.as_str()).collect();
     assert!(
@@ -403,7 +403,7 @@ fn crash_at_any_point_loses_nothing() {
     }
 
     // Random timing: the test kills the process itself, at varied moments.
-    let mut rng = Rng::new(4242);
+    let mut rng = Rng::seeded(4242);
     let mut random_kills = 0;
     for run in 0..50u64 {
         let tmp = tempfile::tempdir().unwrap();
@@ -503,7 +503,7 @@ fn moves_across_filesystems_are_verified_copies() {
     make_catalogue(&db, &root, &videos, 31);
     let before = tree(&root);
     let mut cat = Catalogue::open(&db).unwrap();
-    let plan = folders::plan(&cat, Some(&root), &other).unwrap();
+    let plan = plan::plan(&cat, Some(&root), &other).unwrap();
     let r = apply::apply(&mut cat, &plan, Mode::Move).unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     drop(cat);
@@ -558,7 +558,7 @@ fn full_disk_and_read_only_folders_leave_files_in_place() {
     make_catalogue(&db, &root, &videos, 41);
     let before = tree(&root);
     let mut cat = Catalogue::open(&db).unwrap();
-    let plan = folders::plan(&cat, Some(&root), &mnt).unwrap();
+    let plan = plan::plan(&cat, Some(&root), &mnt).unwrap();
     let r = apply::apply(&mut cat, &plan, Mode::Move).unwrap();
     let full: Vec<_> = r
         .failed
@@ -591,7 +591,7 @@ fn full_disk_and_read_only_folders_leave_files_in_place() {
         .unwrap()
         .success();
     assert!(ok, "remount read-only");
-    let plan = folders::plan(&cat, Some(&root), &mnt).unwrap();
+    let plan = plan::plan(&cat, Some(&root), &mnt).unwrap();
     let r = apply::apply(&mut cat, &plan, Mode::Move).unwrap();
     assert!(
         !r.failed.is_empty()

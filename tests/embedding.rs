@@ -5,13 +5,13 @@
 mod common;
 
 use common::*;
-use reelmap::features::{EmbedOptions, embed_pending};
-use reelmap::media::{self, Sampler};
-use reelmap::model::Embedder;
-use reelmap::progress::{Cancel, Silent};
-use reelmap::scan::{ScanOptions, scan};
-use reelmap::store::Catalogue;
-use reelmap::testmedia::Codec;
+use reelmap_core::embed::{EmbedOptions, embed_pending};
+use reelmap_core::progress::{Cancel, Silent};
+use reelmap_core::scan::{ScanOptions, scan};
+use reelmap_core::store::Catalogue;
+use reelmap_media::{self as media, DecodeOptions, Sampler};
+use reelmap_model::Embedder;
+use reelmap_testkit::Codec;
 
 #[test]
 fn repeated_frames_get_the_networks_own_output() {
@@ -33,7 +33,12 @@ fn repeated_frames_get_the_networks_own_output() {
         &|_, _| {},
     )
     .unwrap();
-    let embedder = Embedder::load("efficientnet-lite0", &candle_core::Device::Cpu).unwrap();
+    let embedder = Embedder::load(
+        "efficientnet-lite0",
+        &candle_core::Device::Cpu,
+        &reelmap_model::manifest::default_models_dir(),
+    )
+    .unwrap();
     let opts = EmbedOptions {
         sampler: Sampler::Uniform { n: 8 },
         ..Default::default()
@@ -44,13 +49,19 @@ fn repeated_frames_get_the_networks_own_output() {
     let mut repeats_seen = 0;
     for video in cat.videos(Some("ok")).unwrap() {
         let stored = cat.frame_features(video.id, embedder.name()).unwrap();
-        let sampled =
-            media::sample_frames(&video.path, opts.sampler, embedder.resize_short(), None).unwrap();
+        let sampled = media::sample_frames(
+            &video.path,
+            opts.sampler,
+            embedder.resize_short(),
+            None,
+            &DecodeOptions::default(),
+        )
+        .unwrap();
         assert_eq!(stored.len(), sampled.frames.len());
         let inputs: Vec<Vec<f32>> = sampled
             .frames
             .iter()
-            .map(|f| embedder.preprocess(f))
+            .map(|f| embedder.preprocess(f.width, f.height, &f.data))
             .collect();
         for (i, ((ts, feature), input)) in stored.iter().zip(&inputs).enumerate() {
             assert_eq!(*ts, sampled.frames[i].ts_ms());
@@ -60,7 +71,7 @@ fn repeated_frames_get_the_networks_own_output() {
             // The network on this frame alone.
             let out = embedder.embed(std::slice::from_ref(input)).unwrap();
             let mut want = out.features[0].clone();
-            reelmap::util::l2_normalize(&mut want);
+            reelmap_numeric::l2_normalize(&mut want);
             let diff = feature
                 .iter()
                 .zip(&want)
@@ -101,7 +112,12 @@ fn copies_take_the_results_of_the_file_they_copy() {
     std::fs::write(lib.join("backup/ball copy.mp4"), &bytes).unwrap();
 
     let mut cat = Catalogue::open(&dir.path().join("cat.sqlite3")).unwrap();
-    let embedder = Embedder::load("efficientnet-lite0", &candle_core::Device::Cpu).unwrap();
+    let embedder = Embedder::load(
+        "efficientnet-lite0",
+        &candle_core::Device::Cpu,
+        &reelmap_model::manifest::default_models_dir(),
+    )
+    .unwrap();
     let opts = EmbedOptions {
         sampler: Sampler::Uniform { n: 8 },
         ..Default::default()

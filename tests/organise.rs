@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reelmap::testmedia::Codec;
+use reelmap_testkit::Codec;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

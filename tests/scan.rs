@@ -4,12 +4,12 @@
 mod common;
 
 use common::*;
-use reelmap::scan::{self, ScanOptions};
-use reelmap::store::Catalogue;
-use reelmap::testmedia::Codec;
+use reelmap_core::scan::{self, ScanOptions};
+use reelmap_core::store::Catalogue;
+use reelmap_testkit::Codec;
 use std::path::{Path, PathBuf};
 
-fn scan_dir(cat: &mut Catalogue, dir: &Path) -> reelmap::scan::ScanReport {
+fn scan_dir(cat: &mut Catalogue, dir: &Path) -> reelmap_core::scan::ScanReport {
     scan::scan(
         cat,
         &[dir.to_path_buf()],
@@ -84,8 +84,7 @@ fn scan_records_good_and_bad_files_and_is_incremental() {
 
     std::fs::write(bad.join("empty.mp4"), b"").unwrap();
     std::fs::write(bad.join("text.mp4"), "this is only text\n".repeat(500)).unwrap();
-    reelmap::testmedia::truncate_copy(&good.join("a.mp4"), &bad.join("truncated.mp4"), 4000)
-        .unwrap();
+    reelmap_testkit::truncate_copy(&good.join("a.mp4"), &bad.join("truncated.mp4"), 4000).unwrap();
     unsupported_codec_copy(&good.join("b.webm"), &bad.join("unsupported.mkv"));
     std::os::unix::fs::symlink(tmp.path().join("nowhere.mp4"), bad.join("dangling.mp4")).unwrap();
     // A symlink loop: lib/loop → lib.

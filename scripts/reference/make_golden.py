@@ -1,4 +1,4 @@
-"""Produces the golden file that tests/model_golden.rs compares Reelmap's Candle
+"""Produces the golden file that crates/model/tests/golden.rs compares Reelmap's Candle
 EfficientNet-Lite0 against (run once; the output is committed).
 
 Usage: python scripts/reference/make_golden.py WEIGHTS.pth SOURCE_PHOTO
@@ -8,9 +8,9 @@ Usage: python scripts/reference/make_golden.py WEIGHTS.pth SOURCE_PHOTO
                 CC0, photo by Stefan van der Walt)
 Needs: torch, numpy, pillow.
 
-Writes tests/data/chelsea_224.png (the photo resized and centre-cropped to the
+Writes crates/model/tests/data/chelsea_224.png (the photo resized and centre-cropped to the
 network input, stored losslessly so that both sides see the very same pixels) and
-tests/golden/efficientnet-lite0_chelsea.json (1280 pooled features, 1000 logits).
+crates/model/tests/golden/efficientnet-lite0_chelsea.json (1280 pooled features, 1000 logits).
 """
 import json
 import os
@@ -30,7 +30,7 @@ def main():
     torch.set_grad_enabled(False)
     model = ref.load("lite0", weights)
     cropped, x = ref.preprocess_pil(Image.open(photo), 256, 224)
-    png = os.path.join(ROOT, "tests", "data", "chelsea_224.png")
+    png = os.path.join(ROOT, "crates", "model", "tests", "data", "chelsea_224.png")
     cropped.save(png, optimize=True)
     # Re-read the PNG so the golden comes from exactly the committed pixels.
     _, x = ref.preprocess_pil(Image.open(png), 224, 224)
@@ -47,7 +47,7 @@ def main():
         "features": [round(float(v), 7) for v in feats[0]],
         "logits": [round(float(v), 6) for v in logits[0]],
     }
-    path = os.path.join(ROOT, "tests", "golden", "efficientnet-lite0_chelsea.json")
+    path = os.path.join(ROOT, "crates", "model", "tests", "golden", "efficientnet-lite0_chelsea.json")
     with open(path, "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")

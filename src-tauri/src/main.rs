@@ -7,9 +7,8 @@
 //! `pick_folders`, is granted to it explicitly in `capabilities/main.json`.
 //!
 //! Environment:
-//! - `REELMAP_DB`: catalogue path (default: `reelmap::store::default_db_path()`).
-//! - `REELMAP_UI_DIR`: built web UI (read by the engine; default: `ui/dist` of the
-//!   source tree).
+//! - `REELMAP_DB`: catalogue path (default: `reelmap_core::store::default_db_path()`).
+//! - `REELMAP_UI_DIR`: built web UI (default: `ui/dist` of the source tree).
 //! - `REELMAP_PORT`: fixed port (default: a free one).
 //! - `REELMAP_DESKTOP_PRINT_URL=1`: also print the URL with its token (tests).
 //! - `REELMAP_DESKTOP_SMOKE_TRIGGER=FILE`: once FILE exists, call `pick_folders`
@@ -22,7 +21,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use anyhow::{Context, Result};
-use reelmap::api::{RunningServer, ServerConfig};
+use reelmap_server::{RunningServer, ServerConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -152,9 +151,9 @@ fn open_catalogue() -> Result<PathBuf> {
     let db = std::env::var_os("REELMAP_DB")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(reelmap::store::default_db_path);
-    let mut cat = reelmap::store::Catalogue::open(&db)?;
-    let finished = reelmap::apply::recover(&mut cat)
+        .unwrap_or_else(reelmap_core::store::default_db_path);
+    let mut cat = reelmap_core::store::Catalogue::open(&db)?;
+    let finished = reelmap_core::apply::recover(&mut cat)
         .context("cannot finish the interrupted file operations")?;
     if !finished.is_empty() {
         log(format_args!(
@@ -167,6 +166,9 @@ fn open_catalogue() -> Result<PathBuf> {
 
 fn start_server(db: PathBuf) -> Result<RunningServer> {
     let mut config = ServerConfig::new(db);
+    config.ui_dir = std::env::var_os("REELMAP_UI_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     if let Some(port) = std::env::var("REELMAP_PORT").ok().filter(|p| !p.is_empty()) {
         config.port = port
             .parse()
@@ -175,14 +177,14 @@ fn start_server(db: PathBuf) -> Result<RunningServer> {
     let ui_dir = config
         .ui_dir
         .clone()
-        .unwrap_or_else(reelmap::api::default_ui_dir);
+        .unwrap_or_else(reelmap_server::default_ui_dir);
     if !ui_dir.join("index.html").is_file() {
         log(format_args!(
             "warning: no web UI in {} (run `npm run build` in ui/, or set REELMAP_UI_DIR)",
             ui_dir.display()
         ));
     }
-    reelmap::api::start(config).context("cannot start the Reelmap server")
+    reelmap_server::start(config).context("cannot start the Reelmap server")
 }
 
 fn run() -> Result<()> {

@@ -1,43 +1,12 @@
 //! Shared helpers for the integration tests: real media made with GStreamer, the
 //! real `reelmap` binary, real SQLite catalogues in temporary folders.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use reelmap::testmedia::{self, ClipSpec, Codec, Motion};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn photos_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/photos")
-}
-
-pub fn photo(name: &str) -> image::RgbImage {
-    testmedia::load_photo(&photos_dir().join(name)).unwrap()
-}
-
-/// A short clip of a test pattern.
-pub fn pattern_clip(path: &Path, pattern: &str, codec: Codec, frames: u32, gop: u32) {
-    let spec = ClipSpec {
-        codec,
-        frames,
-        gop,
-        ..ClipSpec::default()
-    };
-    testmedia::make_pattern_clip(path, pattern, "", &spec)
-        .unwrap_or_else(|e| panic!("making {}: {e:#}", path.display()));
-}
-
-/// A clip filming a photo with a seeded pan and zoom.
-pub fn photo_clip(path: &Path, photo: &image::RgbImage, seed: u64, codec: Codec) {
-    let spec = ClipSpec {
-        codec,
-        frames: 40,
-        gop: 20,
-        ..ClipSpec::default()
-    };
-    testmedia::make_photo_clip(path, photo, Motion::seeded(seed), &spec)
-        .unwrap_or_else(|e| panic!("making {}: {e:#}", path.display()));
-}
+pub use reelmap_testkit::{pattern_clip, photo, photo_clip, photos_dir};
 
 pub struct Run {
     pub code: i32,

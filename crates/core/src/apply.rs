@@ -1,0 +1,781 @@
+//! Applying the folder plan on disk — the one place where Reelmap changes the
+//! user's files — through a journal in SQLite, with crash recovery and undo.
+//!
+//! Every operation of a batch is written to the journal (`apply_ops`) before any
+//! file is touched, and marked done, together with the catalogue's new path, in one
+//! transaction right after it happened. Operations never overwrite: renames use
+//! `RENAME_NOREPLACE` and copies go to a temporary name that is renamed the same way.
+//! Across filesystems a move is copy → fsync → hash check → rename into place →
+//! remove the source, so that at every instant at least one complete copy exists.
+//!
+//! If the process dies (power cut, kill -9), the next start reconciles each
+//! unfinished operation with what is actually on disk (an operation may have happened
+//! without its journal entry being marked) and then finishes the interrupted batch —
+//! an apply or an undo — so that the catalogue paths match the disk again. `undo`
+//! replays the newest finished batch backwards; several applies can be undone one by
+//! one.
+
+use crate::plan::Plan;
+use crate::store::Catalogue;
+use crate::util::{display_path, now_secs, path_from_bytes, path_to_bytes};
+use anyhow::{Context, Result, anyhow, bail};
+use rusqlite::{OptionalExtension, params};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Rename on the same filesystem; copy + verify + delete across filesystems.
+    Move,
+    /// Hard links (symbolic links where hard links are impossible); originals stay.
+    Link,
+    /// Independent copies; originals stay.
+    Copy,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Move => "move",
+            Mode::Link => "link",
+            Mode::Copy => "copy",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Mode> {
+        Ok(match s {
+            "move" => Mode::Move,
+            "link" => Mode::Link,
+            "copy" => Mode::Copy,
+            other => bail!("unknown mode {other:?}: use move, link or copy"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ApplyReport {
+    pub batch_id: Option<i64>,
+    pub files_done: usize,
+    pub folders_created: usize,
+    /// (path, reason) of files left where they were.
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct UndoReport {
+    pub batch_id: Option<i64>,
+    pub files_restored: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+// ----- crash points (for the crash tests) -----
+
+static CRASH_AT: OnceLock<Option<u64>> = OnceLock::new();
+static STEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts steps of the apply/undo machinery. With `REELMAP_CRASH_AT=N` the process
+/// kills itself with SIGKILL at step N: the crash tests use it to stop the program
+/// at every point where a real crash could happen (between journal writes, file
+/// operations, fsyncs and catalogue updates).
+fn crash_point() {
+    let at = *CRASH_AT.get_or_init(|| {
+        std::env::var("REELMAP_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
+    if at == Some(n) {
+        // SAFETY: sending a signal to ourselves has no memory-safety implications.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// Steps counted so far in this process (the crash test uses it to learn how many
+/// kill points a run has).
+pub fn steps_taken() -> u64 {
+    STEPS.load(Ordering::SeqCst)
+}
+
+// ----- filesystem primitives -----
+
+fn cstr(p: &Path) -> Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("path contains a NUL byte"))
+}
+
+/// Renames without ever replacing an existing destination.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (f, t) = match (cstr(from), cstr(to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        _ => return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+    };
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them normally.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EINVAL) || err.raw_os_error() == Some(libc::ENOSYS) {
+        // Filesystems without RENAME_NOREPLACE: a hard link fails if the target
+        // exists, then the old name is removed.
+        std::fs::hard_link(from, to)?;
+        return std::fs::remove_file(from);
+    }
+    Err(err)
+}
+
+fn fsync_dir(dir: &Path) {
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+fn hash_file(p: &Path) -> std::io::Result<blake3::Hash> {
+    let mut f = std::fs::File::open(p)?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize())
+}
+
+fn partial_name(dst: &Path, op_id: i64) -> PathBuf {
+    dst.with_file_name(format!(".reelmap-partial-{op_id}"))
+}
+
+/// Copies `src` to `dst` through a temporary name: fsync, compare full hashes, then
+/// rename into place without replacing anything.
+fn copy_verified(src: &Path, dst: &Path, op_id: i64) -> Result<()> {
+    let tmp = partial_name(dst, op_id);
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| -> Result<()> {
+        let mut input =
+            std::fs::File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| {
+                format!("cannot write in {}", dst.parent().unwrap_or(dst).display())
+            })?;
+        let mut h = blake3::Hasher::new();
+        let mut buf = vec![0u8; 4 << 20];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|e| {
+                if e.raw_os_error() == Some(libc::ENOSPC) {
+                    anyhow!("the disk is full")
+                } else {
+                    anyhow!(e)
+                }
+            })?;
+            crash_point();
+        }
+        out.sync_all()?;
+        drop(out);
+        crash_point();
+        if hash_file(&tmp)? != h.finalize() {
+            bail!("the copy does not match the original (verification failed)");
+        }
+        if let Ok(meta) = std::fs::metadata(src) {
+            let _ = std::fs::set_permissions(&tmp, meta.permissions());
+            if let Ok(m) = meta.modified() {
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&tmp)
+                    .and_then(|f| f.set_modified(m));
+            }
+        }
+        rename_noreplace(&tmp, dst).with_context(|| format!("cannot create {}", dst.display()))?;
+        crash_point();
+        if let Some(d) = dst.parent() {
+            fsync_dir(d);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn io_message(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied".into(),
+        Some(libc::EROFS) => "the folder is read-only".into(),
+        Some(libc::ENOSPC) => "the disk is full".into(),
+        Some(libc::EEXIST) => "a file of that name already exists (not overwritten)".into(),
+        Some(libc::ENOENT) => "the file is no longer there".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn stat_of(p: &Path) -> Option<(i64, i64)> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    Some((
+        m.len() as i64,
+        m.modified().map(crate::util::system_time_ns).unwrap_or(0),
+    ))
+}
+
+// ----- the journal -----
+
+#[derive(Debug, Clone)]
+struct Op {
+    id: i64,
+    kind: String,
+    video_id: Option<i64>,
+    src: PathBuf,
+    dst: PathBuf,
+    size: Option<i64>,
+    mtime_ns: Option<i64>,
+    existed_before: bool,
+    how: Option<String>,
+    state: String,
+}
+
+fn load_ops(cat: &Catalogue, batch: i64) -> Result<Vec<Op>> {
+    let mut stmt = cat.conn().prepare(
+        "SELECT id, kind, video_id, src, dst, size, mtime_ns, existed_before, how, state
+         FROM apply_ops WHERE batch_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([batch], |r| {
+        let src: Vec<u8> = r.get(3)?;
+        let dst: Vec<u8> = r.get(4)?;
+        Ok(Op {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            video_id: r.get(2)?,
+            src: path_from_bytes(&src),
+            dst: path_from_bytes(&dst),
+            size: r.get(5)?,
+            mtime_ns: r.get(6)?,
+            existed_before: r.get::<_, i64>(7)? != 0,
+            how: r.get(8)?,
+            state: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks an operation finished and, for moves of videos, points the catalogue at the
+/// file's new place — in one transaction.
+fn mark(
+    cat: &mut Catalogue,
+    op: &Op,
+    state: &str,
+    error: Option<&str>,
+    how: Option<&str>,
+    video_at: Option<&Path>,
+) -> Result<()> {
+    let tx = cat.conn_mut().transaction()?;
+    tx.execute(
+        "UPDATE apply_ops SET state = ?2, error = ?3, how = COALESCE(?4, how) WHERE id = ?1",
+        params![op.id, state, error, how],
+    )?;
+    if let (Some(vid), Some(p)) = (op.video_id, video_at) {
+        tx.execute(
+            "UPDATE videos SET path = ?2, display = ?3, updated_at = ?4 WHERE id = ?1",
+            params![vid, path_to_bytes(p), display_path(p), now_secs()],
+        )?;
+    }
+    tx.commit()?;
+    crash_point();
+    Ok(())
+}
+
+/// Writes a batch and all its operations to the journal before anything happens.
+fn journal_plan(cat: &mut Catalogue, plan: &Plan, mode: Mode) -> Result<i64> {
+    let tx = cat.conn_mut().transaction()?;
+    tx.execute(
+        "INSERT INTO apply_batches (mode, base, state, created_at) VALUES (?1, ?2, 'running', ?3)",
+        params![mode.as_str(), path_to_bytes(&plan.base), now_secs()],
+    )?;
+    let batch = tx.last_insert_rowid();
+    let mut seq = 0i64;
+    let mut insert = |kind: &str,
+                      video: Option<i64>,
+                      src: &Path,
+                      dst: &Path,
+                      stat: Option<(i64, i64)>,
+                      existed: bool|
+     -> Result<()> {
+        tx.execute(
+            "INSERT INTO apply_ops (batch_id, seq, kind, video_id, src, dst, size, mtime_ns, existed_before, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')",
+            params![
+                batch,
+                seq,
+                kind,
+                video,
+                path_to_bytes(src),
+                path_to_bytes(dst),
+                stat.map(|s| s.0),
+                stat.map(|s| s.1),
+                existed as i64
+            ],
+        )?;
+        seq += 1;
+        Ok(())
+    };
+    // Folders first (recording which existed, so undo removes only those it made).
+    let mut dirs: Vec<PathBuf> = plan
+        .items
+        .iter()
+        .filter_map(|i| i.to.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        insert("mkdir", None, d, d, None, d.is_dir())?;
+    }
+    let kind = match mode {
+        Mode::Move => "move",
+        Mode::Link => "link",
+        Mode::Copy => "copy",
+    };
+    for item in &plan.items {
+        // A video must still be the file that was scanned: compare with the catalogue.
+        let stat: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT size, mtime_ns FROM videos WHERE id = ?1",
+                [item.video_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        insert(kind, Some(item.video_id), &item.from, &item.to, stat, false)?;
+        for (from, to) in &item.companions {
+            insert(kind, None, from, to, stat_of(from), false)?;
+        }
+    }
+    tx.commit()?;
+    crash_point();
+    Ok(batch)
+}
+
+/// Applies a folder plan. Files that cannot be moved stay where they are, with the
+/// reason in the report; the rest continue.
+pub fn apply(cat: &mut Catalogue, plan: &Plan, mode: Mode) -> Result<ApplyReport> {
+    recover(cat)?;
+    if plan.items.is_empty() {
+        return Ok(ApplyReport::default());
+    }
+    let batch = journal_plan(cat, plan, mode)?;
+    let mut report = run_batch(cat, batch, false)?;
+    report.batch_id = Some(batch);
+    Ok(report)
+}
+
+/// Executes (or resumes) a batch forwards, or backwards when `undo` is set.
+fn run_batch(cat: &mut Catalogue, batch: i64, undo: bool) -> Result<ApplyReport> {
+    let mut report = ApplyReport {
+        batch_id: Some(batch),
+        ..Default::default()
+    };
+    let mut ops = load_ops(cat, batch)?;
+    if undo {
+        ops.reverse();
+    }
+    for op in &ops {
+        let r = if undo {
+            undo_op(cat, op)
+        } else {
+            do_op(cat, op)
+        };
+        match r {
+            Ok(Outcome::Done) if op.kind == "mkdir" => report.folders_created += 1,
+            Ok(Outcome::Done) => report.files_done += 1,
+            Ok(Outcome::Skipped) => {}
+            Ok(Outcome::Failed(msg)) => report
+                .failed
+                .push((display_path(if undo { &op.dst } else { &op.src }), msg)),
+            Err(e) => return Err(e),
+        }
+    }
+    cat.conn().execute(
+        "UPDATE apply_batches SET state = ?2, finished_at = ?3 WHERE id = ?1",
+        params![batch, if undo { "undone" } else { "done" }, now_secs()],
+    )?;
+    crash_point();
+    Ok(report)
+}
+
+enum Outcome {
+    Done,
+    Skipped,
+    Failed(String),
+}
+
+/// One forward operation, idempotent: its effect may already be on disk from a run
+/// that died before marking it.
+fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
+    if op.state != "pending" {
+        return Ok(Outcome::Skipped);
+    }
+    if op.kind == "mkdir" {
+        return Ok(match std::fs::create_dir_all(&op.dst) {
+            Ok(()) => {
+                fsync_dir(op.dst.parent().unwrap_or(&op.dst));
+                mark(cat, op, "done", None, None, None)?;
+                if op.existed_before {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Done
+                }
+            }
+            Err(e) => {
+                let msg = format!(
+                    "cannot create the folder {}: {}",
+                    op.dst.display(),
+                    io_message(&e)
+                );
+                mark(cat, op, "failed", Some(&msg), None, None)?;
+                Outcome::Failed(msg)
+            }
+        });
+    }
+    let partial = partial_name(&op.dst, op.id);
+    let src_there = op.src.symlink_metadata().is_ok();
+    let dst_there = op.dst.symlink_metadata().is_ok();
+    // Reconcile with the disk first.
+    if dst_there {
+        let ours = match op.kind.as_str() {
+            "move" if !src_there => true,
+            // Both present after a cross-filesystem move or a copy: ours if identical.
+            "move" | "copy" => hash_file(&op.src)
+                .ok()
+                .zip(hash_file(&op.dst).ok())
+                .is_some_and(|(a, b)| a == b),
+            "link" => same_file(&op.src, &op.dst),
+            _ => false,
+        };
+        if ours {
+            let _ = std::fs::remove_file(&partial);
+            if op.kind == "move" && src_there {
+                std::fs::remove_file(&op.src)?;
+                crash_point();
+                fsync_dir(op.src.parent().unwrap_or(&op.src));
+            }
+            let at = if op.kind == "move" {
+                Some(op.dst.as_path())
+            } else {
+                None
+            };
+            mark(cat, op, "done", None, None, at)?;
+            return Ok(Outcome::Done);
+        }
+        if !src_there {
+            let msg = "the file is no longer there".to_string();
+            mark(cat, op, "failed", Some(&msg), None, None)?;
+            return Ok(Outcome::Failed(msg));
+        }
+        let msg = format!(
+            "{} already exists; nothing was overwritten",
+            op.dst.display()
+        );
+        mark(cat, op, "failed", Some(&msg), None, None)?;
+        return Ok(Outcome::Failed(msg));
+    }
+    let _ = std::fs::remove_file(&partial);
+    if let Some(parent) = op.dst.parent()
+        && !parent.is_dir()
+    {
+        let msg = format!("the folder {} could not be created", parent.display());
+        mark(cat, op, "failed", Some(&msg), None, None)?;
+        return Ok(Outcome::Failed(msg));
+    }
+    if !src_there {
+        let msg = "the file is no longer there (moved or deleted since the scan)".to_string();
+        mark(cat, op, "failed", Some(&msg), None, None)?;
+        return Ok(Outcome::Failed(msg));
+    }
+    if let (Some(size), Some(mtime)) = (op.size, op.mtime_ns)
+        && stat_of(&op.src) != Some((size, mtime))
+    {
+        let msg = "the file changed since it was scanned; re-scan first".to_string();
+        mark(cat, op, "failed", Some(&msg), None, None)?;
+        return Ok(Outcome::Failed(msg));
+    }
+    let result: Result<Option<&str>> = match op.kind.as_str() {
+        "move" => match rename_noreplace(&op.src, &op.dst) {
+            Ok(()) => {
+                crash_point();
+                fsync_dir(op.dst.parent().unwrap_or(&op.dst));
+                Ok(Some("rename"))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                copy_verified(&op.src, &op.dst, op.id).and_then(|()| {
+                    std::fs::remove_file(&op.src).with_context(|| {
+                        format!("copied, but cannot remove {}", op.src.display())
+                    })?;
+                    crash_point();
+                    fsync_dir(op.src.parent().unwrap_or(&op.src));
+                    Ok(Some("copy+delete"))
+                })
+            }
+            Err(e) => Err(anyhow!(io_message(&e))),
+        },
+        "link" => match std::fs::hard_link(&op.src, &op.dst) {
+            Ok(()) => Ok(Some("hardlink")),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EXDEV) | Some(libc::EPERM) | Some(libc::EMLINK)
+                ) =>
+            {
+                let target = std::fs::canonicalize(&op.src)?;
+                std::os::unix::fs::symlink(&target, &op.dst)
+                    .map(|()| Some("symlink"))
+                    .map_err(|e| anyhow!(io_message(&e)))
+            }
+            Err(e) => Err(anyhow!(io_message(&e))),
+        },
+        "copy" => copy_verified(&op.src, &op.dst, op.id).map(|()| Some("copy")),
+        other => Err(anyhow!("unknown operation {other}")),
+    };
+    match result {
+        Ok(how) => {
+            crash_point();
+            let at = if op.kind == "move" {
+                Some(op.dst.as_path())
+            } else {
+                None
+            };
+            mark(cat, op, "done", None, how, at)?;
+            Ok(Outcome::Done)
+        }
+        Err(e) => {
+            // Whatever went wrong, the original is still where it was.
+            let msg = format!("{e:#}");
+            mark(cat, op, "failed", Some(&msg), None, None)?;
+            Ok(Outcome::Failed(msg))
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// One backward operation (undo), idempotent like `do_op`.
+fn undo_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
+    if op.state != "done" {
+        return Ok(Outcome::Skipped);
+    }
+    let set = |cat: &mut Catalogue, state: &str, err: Option<&str>, at: Option<&Path>| {
+        mark(cat, op, state, err, None, at)
+    };
+    match op.kind.as_str() {
+        "mkdir" => {
+            if !op.existed_before {
+                // Only empty folders this batch created are removed.
+                let _ = std::fs::remove_dir(&op.dst);
+                crash_point();
+            }
+            set(cat, "undone", None, None)?;
+            Ok(Outcome::Skipped)
+        }
+        "move" => {
+            let src_there = op.src.symlink_metadata().is_ok();
+            let dst_there = op.dst.symlink_metadata().is_ok();
+            let partial = partial_name(&op.src, op.id);
+            if src_there && !dst_there {
+                let _ = std::fs::remove_file(&partial);
+                set(cat, "undone", None, Some(&op.src))?;
+                return Ok(Outcome::Done);
+            }
+            if src_there && dst_there {
+                // Interrupted cross-filesystem move back: keep it only if identical.
+                if hash_file(&op.src)
+                    .ok()
+                    .zip(hash_file(&op.dst).ok())
+                    .is_some_and(|(a, b)| a == b)
+                {
+                    std::fs::remove_file(&op.dst)?;
+                    crash_point();
+                    set(cat, "undone", None, Some(&op.src))?;
+                    return Ok(Outcome::Done);
+                }
+                let msg = format!(
+                    "{} is taken by another file; left at {}",
+                    op.src.display(),
+                    op.dst.display()
+                );
+                set(cat, "undo_failed", Some(&msg), None)?;
+                return Ok(Outcome::Failed(msg));
+            }
+            if !dst_there {
+                let msg = "the file is no longer where it was put".to_string();
+                set(cat, "undo_failed", Some(&msg), None)?;
+                return Ok(Outcome::Failed(msg));
+            }
+            if let Some(parent) = op.src.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let r = match rename_noreplace(&op.dst, &op.src) {
+                Ok(()) => {
+                    crash_point();
+                    fsync_dir(op.src.parent().unwrap_or(&op.src));
+                    Ok(())
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    copy_verified(&op.dst, &op.src, op.id).and_then(|()| {
+                        std::fs::remove_file(&op.dst)?;
+                        crash_point();
+                        Ok(())
+                    })
+                }
+                Err(e) => Err(anyhow!(io_message(&e))),
+            };
+            match r {
+                Ok(()) => {
+                    set(cat, "undone", None, Some(&op.src))?;
+                    Ok(Outcome::Done)
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    set(cat, "undo_failed", Some(&msg), None)?;
+                    Ok(Outcome::Failed(msg))
+                }
+            }
+        }
+        "link" | "copy" => {
+            // Remove what we created, but never a file someone changed since.
+            let ours = match (op.kind.as_str(), op.how.as_deref()) {
+                ("link", Some("symlink")) => std::fs::read_link(&op.dst).is_ok(),
+                ("link", _) => same_file(&op.src, &op.dst),
+                _ => hash_file(&op.src)
+                    .ok()
+                    .zip(hash_file(&op.dst).ok())
+                    .is_some_and(|(a, b)| a == b),
+            };
+            if op.dst.symlink_metadata().is_err() {
+                set(cat, "undone", None, None)?;
+                return Ok(Outcome::Done);
+            }
+            if !ours {
+                let msg = format!("{} was changed since; kept", op.dst.display());
+                set(cat, "undo_failed", Some(&msg), None)?;
+                return Ok(Outcome::Failed(msg));
+            }
+            std::fs::remove_file(&op.dst)?;
+            crash_point();
+            set(cat, "undone", None, None)?;
+            Ok(Outcome::Done)
+        }
+        other => bail!("unknown operation {other}"),
+    }
+}
+
+/// Undoes the newest applied batch. Returns None when there is nothing to undo.
+pub fn undo_last(cat: &mut Catalogue) -> Result<Option<UndoReport>> {
+    recover(cat)?;
+    let batch: Option<i64> = cat
+        .conn()
+        .query_row(
+            "SELECT id FROM apply_batches WHERE state = 'done' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(batch) = batch else { return Ok(None) };
+    cat.conn().execute(
+        "UPDATE apply_batches SET state = 'undoing' WHERE id = ?1",
+        [batch],
+    )?;
+    crash_point();
+    let r = run_batch(cat, batch, true)?;
+    Ok(Some(UndoReport {
+        batch_id: Some(batch),
+        files_restored: r.files_done,
+        failed: r.failed,
+    }))
+}
+
+/// Finishes any batch a previous run left half done (apply or undo). Called before
+/// every apply or undo, and by the CLI at start.
+pub fn recover(cat: &mut Catalogue) -> Result<Vec<i64>> {
+    let open: Vec<(i64, String)> = {
+        let mut stmt = cat.conn().prepare(
+            "SELECT id, state FROM apply_batches WHERE state IN ('running', 'undoing') ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut done = Vec::new();
+    for (batch, state) in open {
+        run_batch(cat, batch, state == "undoing")?;
+        done.push(batch);
+    }
+    Ok(done)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BatchInfo {
+    pub id: i64,
+    pub mode: String,
+    pub base: String,
+    pub state: String,
+    pub created_at: i64,
+    pub files: i64,
+    pub failed: i64,
+}
+
+/// Files Reelmap itself created as links or copies (not undone): views of videos
+/// already in the catalogue, which a scan must not take for new videos.
+pub fn created_views(cat: &Catalogue) -> Result<std::collections::HashSet<Vec<u8>>> {
+    let mut stmt = cat
+        .conn()
+        .prepare("SELECT dst FROM apply_ops WHERE kind IN ('link', 'copy') AND state = 'done'")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The journal, newest first.
+pub fn batches(cat: &Catalogue) -> Result<Vec<BatchInfo>> {
+    let mut stmt = cat.conn().prepare(
+        "SELECT b.id, b.mode, b.base, b.state, b.created_at,
+                (SELECT COUNT(*) FROM apply_ops o WHERE o.batch_id = b.id AND o.kind != 'mkdir'),
+                (SELECT COUNT(*) FROM apply_ops o WHERE o.batch_id = b.id AND o.state IN ('failed', 'undo_failed'))
+         FROM apply_batches b ORDER BY b.id DESC",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let base: Vec<u8> = r.get(2)?;
+        Ok(BatchInfo {
+            id: r.get(0)?,
+            mode: r.get(1)?,
+            base: display_path(&path_from_bytes(&base)),
+            state: r.get(3)?,
+            created_at: r.get(4)?,
+            files: r.get(5)?,
+            failed: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
