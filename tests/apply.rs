@@ -195,16 +195,65 @@ fn check_applied(root: &Path, base: &Path, db: &Path, before: &Tree) {
     assert!(root.join("readme.txt").is_file(), "unrelated files stay");
 }
 
-fn run_reelmap(db: &Path, args: &[&str], crash_at: Option<u64>) -> std::process::ExitStatus {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_reelmap"));
-    c.arg("--db").arg(db).arg("--quiet").args(args);
-    if let Some(n) = crash_at {
-        c.env("REELMAP_CRASH_AT", n.to_string());
-    }
-    c.stdout(std::process::Stdio::null())
+fn run_reelmap(db: &Path, args: &[&str]) -> std::process::ExitStatus {
+    Command::new(env!("CARGO_BIN_EXE_reelmap"))
+        .arg("--db")
+        .arg(db)
+        .arg("--quiet")
+        .args(args)
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .unwrap()
+}
+
+/// What `reelmap apply ROOT [--target DIR]` does (recover, plan, apply), in a child
+/// process (this test binary again, running [`crash_child`]) that kills itself with
+/// SIGKILL at step `n` of the apply machinery.
+fn apply_killed_at(
+    db: &Path,
+    root: &Path,
+    target: Option<&Path>,
+    n: u64,
+) -> std::process::ExitStatus {
+    let spec = serde_json::json!({"db": db, "root": root, "target": target, "kill_at": n});
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD, spec.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+}
+
+const CRASH_CHILD: &str = "REELMAP_TEST_CRASH_CHILD";
+
+/// The child of [`apply_killed_at`]; does nothing in a normal test run.
+#[test]
+fn crash_child() {
+    let Ok(spec) = std::env::var(CRASH_CHILD) else {
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let path = |k: &str| spec[k].as_str().map(PathBuf::from);
+    let (db, root, target) = (path("db").unwrap(), path("root").unwrap(), path("target"));
+    let kill_at = spec["kill_at"].as_u64().unwrap();
+    apply::with_step_hook(
+        move |step| {
+            if step == kill_at {
+                // SAFETY: a signal to this very process; nothing is left to clean up.
+                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            }
+        },
+        || {
+            let mut cat = Catalogue::open(&db).unwrap();
+            apply::recover(&mut cat).unwrap();
+            let base = target.clone().unwrap_or_else(|| root.clone());
+            let p = plan::plan(&cat, Some(&root), &base).unwrap();
+            let p = plan::merge_plans(vec![p], &base);
+            apply::apply(&mut cat, &p, Mode::Move).unwrap();
+        },
+    );
 }
 
 #[test]
@@ -353,22 +402,16 @@ fn crash_at_any_point_loses_nothing() {
                 std::fs::create_dir_all(&d).unwrap();
                 d
             });
-            let mut args = vec!["apply".to_string(), root.display().to_string()];
-            if let Some(t) = &tdir {
-                args.push("--target".into());
-                args.push(t.display().to_string());
-            }
-            let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
-            let status = run_reelmap(&db, &args_ref, Some(n));
+            let status = apply_killed_at(&db, &root, tdir.as_deref(), n);
             let killed = status.code().is_none();
             // Any command recovers first; then the layout must be complete.
-            assert!(run_reelmap(&db, &["journal"], None).success());
+            assert!(run_reelmap(&db, &["journal"]).success());
             let base = tdir.clone().unwrap_or_else(|| root.clone());
             if killed {
                 kill_points += 1;
             }
             check_applied(&root, &base, &db, &before);
-            assert!(run_reelmap(&db, &["undo"], None).success());
+            assert!(run_reelmap(&db, &["undo"]).success());
             if let Some(t) = &tdir {
                 assert!(tree(t).files.is_empty(), "{label}: target emptied by undo");
             }
@@ -437,7 +480,7 @@ fn crash_at_any_point_loses_nothing() {
         if status.code().is_none() {
             random_kills += 1;
         }
-        assert!(run_reelmap(&db, &["journal"], None).success());
+        assert!(run_reelmap(&db, &["journal"]).success());
         let base = tdir.clone().unwrap_or_else(|| root.clone());
         let journaled = Catalogue::open(&db)
             .unwrap()
@@ -447,7 +490,7 @@ fn crash_at_any_point_loses_nothing() {
         if journaled {
             // Killed after the journal was written: recovery finished the batch.
             check_applied(&root, &base, &db, &before);
-            assert!(run_reelmap(&db, &["undo"], None).success());
+            assert!(run_reelmap(&db, &["undo"]).success());
         }
         // Killed before: nothing may have changed.
         assert_eq!(tree(&root), before, "random kill run {run}");

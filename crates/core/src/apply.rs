@@ -22,8 +22,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use rusqlite::{OptionalExtension, params};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,34 +68,45 @@ pub struct UndoReport {
     pub failed: Vec<(String, String)>,
 }
 
-// ----- crash points (for the crash tests) -----
+// ----- steps (where a crash could happen) -----
 
-static CRASH_AT: OnceLock<Option<u64>> = OnceLock::new();
-static STEPS: AtomicU64 = AtomicU64::new(0);
+type StepHook = std::rc::Rc<dyn Fn(u64)>;
 
-/// Counts steps of the apply/undo machinery. With `REELMAP_CRASH_AT=N` the process
-/// kills itself with SIGKILL at step N: the crash tests use it to stop the program
-/// at every point where a real crash could happen (between journal writes, file
-/// operations, fsyncs and catalogue updates).
-fn crash_point() {
-    let at = *CRASH_AT.get_or_init(|| {
-        std::env::var("REELMAP_CRASH_AT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    });
-    let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
-    if at == Some(n) {
-        // SAFETY: sending a signal to ourselves has no memory-safety implications.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
+thread_local! {
+    /// The hook of [`with_step_hook`] running on this thread, and its step count.
+    static STEP_HOOK: std::cell::RefCell<Option<(StepHook, u64)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// Steps counted so far in this process (the crash test uses it to learn how many
-/// kill points a run has).
-pub fn steps_taken() -> u64 {
-    STEPS.load(Ordering::SeqCst)
+/// Runs `f` with `hook` called at every step of the apply/undo machinery that `f`
+/// runs on this thread: between journal writes, file operations, fsyncs and
+/// catalogue updates, wherever a real crash could happen. `hook` gets the step's
+/// number (1, 2, ...). The crash tests kill the process there.
+pub fn with_step_hook<R>(hook: impl Fn(u64) + 'static, f: impl FnOnce() -> R) -> R {
+    let previous = STEP_HOOK.with(|h| h.replace(Some((std::rc::Rc::new(hook), 0))));
+    // Restored even if `f` panics.
+    struct Restore(Option<(StepHook, u64)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            STEP_HOOK.with(|h| *h.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(previous);
+    f()
+}
+
+/// One step of the machinery: see [`with_step_hook`].
+fn crash_point() {
+    let current = STEP_HOOK.with(|h| {
+        h.borrow_mut().as_mut().map(|(hook, n)| {
+            *n += 1;
+            (hook.clone(), *n)
+        })
+    });
+    if let Some((hook, n)) = current {
+        hook(n);
+    }
 }
 
 // ----- filesystem primitives -----
