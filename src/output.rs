@@ -9,7 +9,7 @@ use reelmap_core::evaluate::EvalReport;
 use reelmap_core::plan::Plan;
 use reelmap_core::progress::{Event, Progress};
 use reelmap_core::scan::ScanReport;
-use reelmap_core::store::Catalogue;
+use reelmap_core::store::{Catalogue, ClusterKind, Source, VideoStatus};
 use std::sync::Mutex;
 
 /// Progress bars on standard error (hidden with --quiet or --json).
@@ -150,7 +150,7 @@ pub fn print_apply(r: &ApplyReport, mode: &str) {
 pub fn clusters_json(cat: &Catalogue, examples: usize) -> Result<serde_json::Value> {
     let asg = cat.assignments()?;
     let videos: std::collections::HashMap<i64, String> = cat
-        .videos(Some("ok"))?
+        .videos(Some(VideoStatus::Ok))?
         .into_iter()
         .map(|v| (v.id, v.display))
         .collect();
@@ -173,7 +173,7 @@ pub fn clusters_json(cat: &Catalogue, examples: usize) -> Result<serde_json::Val
 pub fn print_clusters(cat: &Catalogue, examples: usize) -> Result<()> {
     let asg = cat.assignments()?;
     let videos: std::collections::HashMap<i64, String> = cat
-        .videos(Some("ok"))?
+        .videos(Some(VideoStatus::Ok))?
         .into_iter()
         .map(|v| (v.id, v.display))
         .collect();
@@ -185,12 +185,12 @@ pub fn print_clusters(cat: &Catalogue, examples: usize) -> Result<()> {
     println!();
     for c in clusters {
         let conf = match c.confidence {
-            Some(x) if c.kind == "normal" && c.concept.is_some() => {
+            Some(x) if c.kind == ClusterKind::Normal && c.concept.is_some() => {
                 format!(", {:.0} % sure", x * 100.0)
             }
             _ => String::new(),
         };
-        let who = if c.name_source == "user" {
+        let who = if c.name_source == Source::User {
             ", named by you"
         } else {
             ""

@@ -4,7 +4,7 @@
 
 mod common;
 
-use reelmap_server::api::{self, ServerConfig};
+use reelmap_server::{self as api, ServerConfig};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -258,7 +258,7 @@ fn api_end_to_end() {
     assert_eq!(
         c.post("/api/library", json!({"paths": ["/definitely/not/here"]}))
             .status,
-        400
+        422
     );
     // Server-sent events: subscribe, then start the job and see progress arrive.
     let mut sse = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -446,7 +446,7 @@ fn api_end_to_end() {
             json!({"videos": [vid], "new_folder": "favourites"})
         )
         .status,
-        400,
+        409,
         "names unique"
     );
     assert_eq!(
@@ -489,7 +489,7 @@ fn api_end_to_end() {
     assert_eq!(c.wait_job()["state"], "done");
     let fmap = c.get("/api/map?kind=frame").json();
     assert_eq!(fmap["points"].as_array().unwrap().len(), 14 * 16);
-    assert_eq!(c.get("/api/map?kind=nope").status, 400);
+    assert_eq!(c.get("/api/map?kind=nope").status, 422);
 
     // ----- folders on disk -----
     let plan = c.get("/api/apply/plan").json();

@@ -482,11 +482,7 @@ fn crash_at_any_point_loses_nothing() {
         }
         assert!(run_reelmap(&db, &["journal"]).success());
         let base = tdir.clone().unwrap_or_else(|| root.clone());
-        let journaled = Catalogue::open(&db)
-            .unwrap()
-            .count("SELECT COUNT(*) FROM apply_batches")
-            .unwrap()
-            > 0;
+        let journaled = !Catalogue::open(&db).unwrap().batches().unwrap().is_empty();
         if journaled {
             // Killed after the journal was written: recovery finished the batch.
             check_applied(&root, &base, &db, &before);
@@ -551,17 +547,14 @@ fn moves_across_filesystems_are_verified_copies() {
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     drop(cat);
     check_applied(&root, &other, &db, &before);
-    let ops: Vec<String> = {
-        let cat = Catalogue::open(&db).unwrap();
-        let mut s = cat
-            .conn()
-            .prepare("SELECT how FROM apply_ops WHERE kind = 'move'")
-            .unwrap();
-        s.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(|x| x.unwrap())
-            .collect()
-    };
+    let ops: Vec<String> = Catalogue::open(&db)
+        .unwrap()
+        .journal_ops(r.batch_id.unwrap())
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == reelmap_core::store::OpKind::Move)
+        .filter_map(|o| o.how)
+        .collect();
     assert!(ops.iter().all(|h| h == "copy+delete"), "{ops:?}");
     let mut cat = Catalogue::open(&db).unwrap();
     apply::undo_last(&mut cat).unwrap().unwrap();

@@ -8,7 +8,7 @@ use common::*;
 use reelmap_core::embed::{EmbedOptions, embed_pending};
 use reelmap_core::progress::{Cancel, Silent};
 use reelmap_core::scan::{ScanOptions, scan};
-use reelmap_core::store::Catalogue;
+use reelmap_core::store::{Catalogue, VideoStatus};
 use reelmap_media::{self as media, DecodeOptions, Sampler};
 use reelmap_model::Embedder;
 use reelmap_testkit::Codec;
@@ -47,7 +47,7 @@ fn repeated_frames_get_the_networks_own_output() {
     assert_eq!((report.embedded, report.failed), (2, 0));
 
     let mut repeats_seen = 0;
-    for video in cat.videos(Some("ok")).unwrap() {
+    for video in cat.videos(Some(VideoStatus::Ok)).unwrap() {
         let stored = cat.frame_features(video.id, embedder.name()).unwrap();
         let sampled = media::sample_frames(
             &video.path,
@@ -151,7 +151,7 @@ fn copies_take_the_results_of_the_file_they_copy() {
         "the altered file was decoded: {second:?}"
     );
 
-    let videos = cat.videos(Some("ok")).unwrap();
+    let videos = cat.videos(Some(VideoStatus::Ok)).unwrap();
     let by_name = |name: &str| {
         videos
             .iter()

@@ -24,7 +24,7 @@ fn status_of(cat: &Catalogue, path: &Path) -> (String, Option<String>) {
         .video_by_path(path)
         .unwrap()
         .unwrap_or_else(|| panic!("{} not in the catalogue", path.display()));
-    (v.status, v.error)
+    (v.status.to_string(), v.error)
 }
 
 /// Makes an unsupported-codec file from a real Matroska file by renaming its codec
@@ -153,8 +153,11 @@ fn scan_records_good_and_bad_files_and_is_incremental() {
     );
     // Files reached twice through the loop are catalogued once.
     assert_eq!(
-        cat.count("SELECT COUNT(*) FROM videos WHERE display LIKE '%/loop/%'")
-            .unwrap(),
+        cat.videos(None)
+            .unwrap()
+            .iter()
+            .filter(|v| v.display.contains("/loop/"))
+            .count(),
         0
     );
     assert_eq!(snapshot(&lib), before, "scanning must not modify any file");

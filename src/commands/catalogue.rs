@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::cli::{ClusterArgs, ExportFormat};
 use crate::output::{clusters_json, print_clusters};
 use anyhow::{Context, Result, bail};
-use reelmap_core::store::Catalogue;
+use reelmap_core::store::{Catalogue, VideoStatus};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -45,7 +45,7 @@ pub fn videos(ctx: &Ctx, failed: bool, cluster: Option<i64>) -> Result<()> {
         .map(|a| (a.video_id, a.cluster_id))
         .collect();
     let videos: Vec<_> = cat
-        .videos(if failed { Some("failed") } else { None })?
+        .videos(failed.then_some(VideoStatus::Failed))?
         .into_iter()
         .filter(|v| cluster.is_none() || asg.get(&v.id) == cluster.as_ref())
         .collect();
@@ -112,12 +112,12 @@ fn export_text(cat: &Catalogue, format: ExportFormat) -> Result<String> {
     let clusters: HashMap<i64, (String, String)> = cat
         .clusters()?
         .into_iter()
-        .map(|c| (c.id, (c.name, c.kind)))
+        .map(|c| (c.id, (c.name, c.kind.to_string())))
         .collect();
     let asg: HashMap<i64, (i64, String)> = cat
         .assignments()?
         .into_iter()
-        .map(|a| (a.video_id, (a.cluster_id, a.source)))
+        .map(|a| (a.video_id, (a.cluster_id, a.source.to_string())))
         .collect();
     let videos = cat.videos(None)?;
     match format {

@@ -76,7 +76,7 @@ pub fn apply_roots(
     target: Option<&Path>,
     mode: &str,
 ) -> Result<Vec<reelmap_core::apply::ApplyReport>> {
-    let mode = reelmap_core::apply::Mode::parse(mode)?;
+    let mode = reelmap_core::apply::parse_mode(mode)?;
     let plans: Vec<_> = roots
         .iter()
         .map(|r| reelmap_core::plan::plan(cat, Some(r), target.unwrap_or(r)))

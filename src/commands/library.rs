@@ -58,7 +58,7 @@ pub struct OrganiseArgs<'a> {
 }
 
 pub fn organise(ctx: &Ctx, paths: &[PathBuf], a: &OrganiseArgs) -> Result<()> {
-    reelmap_core::apply::Mode::parse(a.mode)?;
+    reelmap_core::apply::parse_mode(a.mode)?;
     let mut cat = ctx.open_db()?;
     let engine = engine_config(&ctx.cli.machine, a.model, a.scan);
     let opts = OrganiseOptions {

@@ -1,171 +1,50 @@
 // Typed client for the Reelmap HTTP API. All URLs are relative so the auth cookie
 // set by `/?token=…` is sent with every request.
+//
+// The types come from the server's own (crates/server/src/dto.rs), generated into
+// ./generated/api.ts, so that the two cannot drift apart.
 
-export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
+import type { BatchInfo, JobStatus, Mode, UndoReport } from './generated/api';
 
-export interface JobStatus {
-  id: number;
-  kind: string; // "library" | "recluster" | "map:video" | "map:frame"
-  state: JobState;
-  stage: string;
-  done: number;
-  total: number;
-  current: string;
-  errors: [string, string][];
-  message: string;
-  elapsed_s: number;
-  eta_s: number | null;
-}
+export type {
+  ApplyReport,
+  ChangePoint,
+  Cluster,
+  EditResult,
+  Frame,
+  FrameClass,
+  JobState,
+  JobStatus,
+  Library,
+  MapData,
+  MapKind,
+  Neighbour,
+  Plan,
+  PlanItem,
+  ServerEvent,
+  Status,
+  Video,
+  VideoDetail,
+  VideoPage,
+} from './generated/api';
 
-export interface Library {
-  videos: number;
-  ok: number;
-  failed: number;
-  embedded: number;
-  clusters: number;
-  roots: string[];
-  can_undo_edit: boolean;
-  can_undo_apply: boolean;
-}
+import type {
+  Cluster,
+  EditResult,
+  MapData,
+  MapKind,
+  Plan,
+  ApplyReport,
+  ServerEvent,
+  Status,
+  Video,
+  VideoDetail,
+  VideoPage,
+} from './generated/api';
 
-export interface Status {
-  library: Library;
-  job: JobStatus | null;
-  model: string;
-}
-
-export interface Cluster {
-  id: number;
-  name: string;
-  name_source: 'auto' | 'user';
-  kind: 'normal' | 'unsorted';
-  concept: string | null;
-  confidence: number | null;
-  count: number;
-  mosaic: number[];
-}
-
-export interface Video {
-  id: number;
-  name: string;
-  path: string;
-  status: string;
-  error: string | null;
-  error_stage: string | null;
-  duration_ms: number | null;
-  width: number | null;
-  height: number | null;
-  fps: number | null;
-  codec: string | null;
-  container: string | null;
-  size: number | null;
-  cluster_id: number | null;
-  assigned_by: 'auto' | 'user' | null;
-}
-
-export interface VideoPage {
-  total: number;
-  offset: number;
-  videos: Video[];
-}
-
-export interface FrameClass {
-  class: number;
-  name: string;
-  p: number;
-}
-
-export interface Frame {
-  idx: number;
-  ts_ms: number;
-  top: FrameClass[];
-}
-
-export interface ChangePoint {
-  idx: number;
-  ts_ms: number;
-  score: number;
-}
-
-export interface Neighbour {
-  id: number;
-  name: string;
-  similarity: number;
-  cluster_id: number | null;
-  cluster: string | null;
-  /** The same bytes as the video shown: a copy of its file. */
-  same_file: boolean;
-  path: string;
-}
-
-export interface VideoDetail extends Video {
-  cluster: string | null;
-  frames: Frame[];
-  change_points: ChangePoint[];
-  nearest: Neighbour[];
-  has_poster: boolean;
-}
-
-export type MapKind = 'video' | 'frame';
-
-export interface MapData {
-  kind: MapKind;
-  current: boolean;
-  fields: string[];
-  points: [number, number, number, number, number | null][];
-  clusters: { id: number; name: string; kind: string }[];
-}
-
-export interface EditResult {
-  edit_id: number;
-  summary: string;
-  cluster_id: number | null;
-}
-
-export interface PlanItem {
-  video_id: number;
-  cluster_id: number;
-  folder: string;
-  from: string;
-  to: string;
-  companions: [string, string][];
-}
-
-export interface Plan {
-  base: string;
-  folders: [number, string][];
-  items: PlanItem[];
-  unchanged: number;
-}
-
-export type ApplyMode = 'move' | 'link' | 'copy';
-
-export interface ApplyReport {
-  batch_id: number;
-  files_done: number;
-  folders_created: number;
-  failed: [string, string][];
-}
-
-export interface ApplyUndoReport {
-  batch_id: number;
-  files_restored: number;
-  failed: [string, string][];
-}
-
-export interface JournalEntry {
-  id: number;
-  mode: string;
-  base: string;
-  state: string;
-  created_at: number;
-  files: number;
-  failed: number;
-}
-
-export type ServerEvent =
-  | { type: 'job'; job: JobStatus }
-  | { type: 'library'; what: string };
+export type ApplyMode = Mode;
+export type ApplyUndoReport = UndoReport;
+export type JournalEntry = BatchInfo;
 
 /** An API failure with the server's message (or a readable fallback). */
 export class ApiError extends Error {

@@ -16,42 +16,24 @@
 //! one.
 
 use crate::plan::Plan;
-use crate::store::Catalogue;
-use crate::util::{display_path, now_secs, path_from_bytes, path_to_bytes};
+use crate::store::journal::{NewOp, Op};
+use crate::store::{BatchState, Catalogue, OpKind, OpState};
+use crate::util::display_path;
 use anyhow::{Context, Result, anyhow, bail};
-use rusqlite::{OptionalExtension, params};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Rename on the same filesystem; copy + verify + delete across filesystems.
-    Move,
-    /// Hard links (symbolic links where hard links are impossible); originals stay.
-    Link,
-    /// Independent copies; originals stay.
-    Copy,
+pub use crate::store::Mode;
+pub use crate::store::journal::BatchInfo;
+
+/// The mode named on a command line or in a request.
+pub fn parse_mode(s: &str) -> Result<Mode> {
+    Mode::parse(s).ok_or_else(|| {
+        crate::error::Error::invalid(format!("unknown mode {s:?}: use move, link or copy"))
+    })
 }
 
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Move => "move",
-            Mode::Link => "link",
-            Mode::Copy => "copy",
-        }
-    }
-    pub fn parse(s: &str) -> Result<Mode> {
-        Ok(match s {
-            "move" => Mode::Move,
-            "link" => Mode::Link,
-            "copy" => Mode::Copy,
-            other => bail!("unknown mode {other:?}: use move, link or copy"),
-        })
-    }
-}
-
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ApplyReport {
     pub batch_id: Option<i64>,
@@ -61,6 +43,7 @@ pub struct ApplyReport {
     pub failed: Vec<(String, String)>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct UndoReport {
     pub batch_id: Option<i64>,
@@ -251,104 +234,22 @@ fn stat_of(p: &Path) -> Option<(i64, i64)> {
 
 // ----- the journal -----
 
-#[derive(Debug, Clone)]
-struct Op {
-    id: i64,
-    kind: String,
-    video_id: Option<i64>,
-    src: PathBuf,
-    dst: PathBuf,
-    size: Option<i64>,
-    mtime_ns: Option<i64>,
-    existed_before: bool,
-    how: Option<String>,
-    state: String,
-}
-
-fn load_ops(cat: &Catalogue, batch: i64) -> Result<Vec<Op>> {
-    let mut stmt = cat.conn().prepare(
-        "SELECT id, kind, video_id, src, dst, size, mtime_ns, existed_before, how, state
-         FROM apply_ops WHERE batch_id = ?1 ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([batch], |r| {
-        let src: Vec<u8> = r.get(3)?;
-        let dst: Vec<u8> = r.get(4)?;
-        Ok(Op {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            video_id: r.get(2)?,
-            src: path_from_bytes(&src),
-            dst: path_from_bytes(&dst),
-            size: r.get(5)?,
-            mtime_ns: r.get(6)?,
-            existed_before: r.get::<_, i64>(7)? != 0,
-            how: r.get(8)?,
-            state: r.get(9)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Marks an operation finished and, for moves of videos, points the catalogue at the
-/// file's new place — in one transaction.
+/// Marks an operation finished (see [`Catalogue::mark_op`]); a step.
 fn mark(
     cat: &mut Catalogue,
     op: &Op,
-    state: &str,
+    state: OpState,
     error: Option<&str>,
     how: Option<&str>,
     video_at: Option<&Path>,
 ) -> Result<()> {
-    let tx = cat.conn_mut().transaction()?;
-    tx.execute(
-        "UPDATE apply_ops SET state = ?2, error = ?3, how = COALESCE(?4, how) WHERE id = ?1",
-        params![op.id, state, error, how],
-    )?;
-    if let (Some(vid), Some(p)) = (op.video_id, video_at) {
-        tx.execute(
-            "UPDATE videos SET path = ?2, display = ?3, updated_at = ?4 WHERE id = ?1",
-            params![vid, path_to_bytes(p), display_path(p), now_secs()],
-        )?;
-    }
-    tx.commit()?;
+    cat.mark_op(op, state, error, how, video_at)?;
     crash_point();
     Ok(())
 }
 
 /// Writes a batch and all its operations to the journal before anything happens.
 fn journal_plan(cat: &mut Catalogue, plan: &Plan, mode: Mode) -> Result<i64> {
-    let tx = cat.conn_mut().transaction()?;
-    tx.execute(
-        "INSERT INTO apply_batches (mode, base, state, created_at) VALUES (?1, ?2, 'running', ?3)",
-        params![mode.as_str(), path_to_bytes(&plan.base), now_secs()],
-    )?;
-    let batch = tx.last_insert_rowid();
-    let mut seq = 0i64;
-    let mut insert = |kind: &str,
-                      video: Option<i64>,
-                      src: &Path,
-                      dst: &Path,
-                      stat: Option<(i64, i64)>,
-                      existed: bool|
-     -> Result<()> {
-        tx.execute(
-            "INSERT INTO apply_ops (batch_id, seq, kind, video_id, src, dst, size, mtime_ns, existed_before, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')",
-            params![
-                batch,
-                seq,
-                kind,
-                video,
-                path_to_bytes(src),
-                path_to_bytes(dst),
-                stat.map(|s| s.0),
-                stat.map(|s| s.1),
-                existed as i64
-            ],
-        )?;
-        seq += 1;
-        Ok(())
-    };
     // Folders first (recording which existed, so undo removes only those it made).
     let mut dirs: Vec<PathBuf> = plan
         .items
@@ -357,29 +258,40 @@ fn journal_plan(cat: &mut Catalogue, plan: &Plan, mode: Mode) -> Result<i64> {
         .collect();
     dirs.sort();
     dirs.dedup();
-    for d in &dirs {
-        insert("mkdir", None, d, d, None, d.is_dir())?;
-    }
-    let kind = match mode {
-        Mode::Move => "move",
-        Mode::Link => "link",
-        Mode::Copy => "copy",
-    };
+    let mut ops: Vec<NewOp> = dirs
+        .iter()
+        .map(|d| NewOp {
+            kind: OpKind::Mkdir,
+            video_id: None,
+            src: d,
+            dst: d,
+            stat: None,
+            existed_before: d.is_dir(),
+        })
+        .collect();
     for item in &plan.items {
         // A video must still be the file that was scanned: compare with the catalogue.
-        let stat: Option<(i64, i64)> = tx
-            .query_row(
-                "SELECT size, mtime_ns FROM videos WHERE id = ?1",
-                [item.video_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        insert(kind, Some(item.video_id), &item.from, &item.to, stat, false)?;
+        let stat = cat.video(item.video_id)?.map(|v| (v.size, v.mtime_ns));
+        ops.push(NewOp {
+            kind: mode.into(),
+            video_id: Some(item.video_id),
+            src: &item.from,
+            dst: &item.to,
+            stat,
+            existed_before: false,
+        });
         for (from, to) in &item.companions {
-            insert(kind, None, from, to, stat_of(from), false)?;
+            ops.push(NewOp {
+                kind: mode.into(),
+                video_id: None,
+                src: from,
+                dst: to,
+                stat: stat_of(from),
+                existed_before: false,
+            });
         }
     }
-    tx.commit()?;
+    let batch = cat.journal_batch(mode, &plan.base, ops)?;
     crash_point();
     Ok(batch)
 }
@@ -403,7 +315,7 @@ fn run_batch(cat: &mut Catalogue, batch: i64, undo: bool) -> Result<ApplyReport>
         batch_id: Some(batch),
         ..Default::default()
     };
-    let mut ops = load_ops(cat, batch)?;
+    let mut ops = cat.journal_ops(batch)?;
     if undo {
         ops.reverse();
     }
@@ -414,7 +326,7 @@ fn run_batch(cat: &mut Catalogue, batch: i64, undo: bool) -> Result<ApplyReport>
             do_op(cat, op)
         };
         match r {
-            Ok(Outcome::Done) if op.kind == "mkdir" => report.folders_created += 1,
+            Ok(Outcome::Done) if op.kind == OpKind::Mkdir => report.folders_created += 1,
             Ok(Outcome::Done) => report.files_done += 1,
             Ok(Outcome::Skipped) => {}
             Ok(Outcome::Failed(msg)) => report
@@ -423,10 +335,12 @@ fn run_batch(cat: &mut Catalogue, batch: i64, undo: bool) -> Result<ApplyReport>
             Err(e) => return Err(e),
         }
     }
-    cat.conn().execute(
-        "UPDATE apply_batches SET state = ?2, finished_at = ?3 WHERE id = ?1",
-        params![batch, if undo { "undone" } else { "done" }, now_secs()],
-    )?;
+    let state = if undo {
+        BatchState::Undone
+    } else {
+        BatchState::Done
+    };
+    cat.set_batch_state(batch, state)?;
     crash_point();
     Ok(report)
 }
@@ -440,14 +354,14 @@ enum Outcome {
 /// One forward operation, idempotent: its effect may already be on disk from a run
 /// that died before marking it.
 fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
-    if op.state != "pending" {
+    if op.state != OpState::Pending {
         return Ok(Outcome::Skipped);
     }
-    if op.kind == "mkdir" {
+    if op.kind == OpKind::Mkdir {
         return Ok(match std::fs::create_dir_all(&op.dst) {
             Ok(()) => {
                 fsync_dir(op.dst.parent().unwrap_or(&op.dst));
-                mark(cat, op, "done", None, None, None)?;
+                mark(cat, op, OpState::Done, None, None, None)?;
                 if op.existed_before {
                     Outcome::Skipped
                 } else {
@@ -460,7 +374,7 @@ fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
                     op.dst.display(),
                     io_message(&e)
                 );
-                mark(cat, op, "failed", Some(&msg), None, None)?;
+                mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
                 Outcome::Failed(msg)
             }
         });
@@ -470,41 +384,41 @@ fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
     let dst_there = op.dst.symlink_metadata().is_ok();
     // Reconcile with the disk first.
     if dst_there {
-        let ours = match op.kind.as_str() {
-            "move" if !src_there => true,
+        let ours = match op.kind {
+            OpKind::Move if !src_there => true,
             // Both present after a cross-filesystem move or a copy: ours if identical.
-            "move" | "copy" => hash_file(&op.src)
+            OpKind::Move | OpKind::Copy => hash_file(&op.src)
                 .ok()
                 .zip(hash_file(&op.dst).ok())
                 .is_some_and(|(a, b)| a == b),
-            "link" => same_file(&op.src, &op.dst),
-            _ => false,
+            OpKind::Link => same_file(&op.src, &op.dst),
+            OpKind::Mkdir => false,
         };
         if ours {
             let _ = std::fs::remove_file(&partial);
-            if op.kind == "move" && src_there {
+            if op.kind == OpKind::Move && src_there {
                 std::fs::remove_file(&op.src)?;
                 crash_point();
                 fsync_dir(op.src.parent().unwrap_or(&op.src));
             }
-            let at = if op.kind == "move" {
+            let at = if op.kind == OpKind::Move {
                 Some(op.dst.as_path())
             } else {
                 None
             };
-            mark(cat, op, "done", None, None, at)?;
+            mark(cat, op, OpState::Done, None, None, at)?;
             return Ok(Outcome::Done);
         }
         if !src_there {
             let msg = "the file is no longer there".to_string();
-            mark(cat, op, "failed", Some(&msg), None, None)?;
+            mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
             return Ok(Outcome::Failed(msg));
         }
         let msg = format!(
             "{} already exists; nothing was overwritten",
             op.dst.display()
         );
-        mark(cat, op, "failed", Some(&msg), None, None)?;
+        mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
         return Ok(Outcome::Failed(msg));
     }
     let _ = std::fs::remove_file(&partial);
@@ -512,23 +426,23 @@ fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
         && !parent.is_dir()
     {
         let msg = format!("the folder {} could not be created", parent.display());
-        mark(cat, op, "failed", Some(&msg), None, None)?;
+        mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
         return Ok(Outcome::Failed(msg));
     }
     if !src_there {
         let msg = "the file is no longer there (moved or deleted since the scan)".to_string();
-        mark(cat, op, "failed", Some(&msg), None, None)?;
+        mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
         return Ok(Outcome::Failed(msg));
     }
     if let (Some(size), Some(mtime)) = (op.size, op.mtime_ns)
         && stat_of(&op.src) != Some((size, mtime))
     {
         let msg = "the file changed since it was scanned; re-scan first".to_string();
-        mark(cat, op, "failed", Some(&msg), None, None)?;
+        mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
         return Ok(Outcome::Failed(msg));
     }
-    let result: Result<Option<&str>> = match op.kind.as_str() {
-        "move" => match rename_noreplace(&op.src, &op.dst) {
+    let result: Result<Option<&str>> = match op.kind {
+        OpKind::Move => match rename_noreplace(&op.src, &op.dst) {
             Ok(()) => {
                 crash_point();
                 fsync_dir(op.dst.parent().unwrap_or(&op.dst));
@@ -546,7 +460,7 @@ fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
             }
             Err(e) => Err(anyhow!(io_message(&e))),
         },
-        "link" => match std::fs::hard_link(&op.src, &op.dst) {
+        OpKind::Link => match std::fs::hard_link(&op.src, &op.dst) {
             Ok(()) => Ok(Some("hardlink")),
             Err(e)
                 if matches!(
@@ -561,24 +475,24 @@ fn do_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
             }
             Err(e) => Err(anyhow!(io_message(&e))),
         },
-        "copy" => copy_verified(&op.src, &op.dst, op.id).map(|()| Some("copy")),
-        other => Err(anyhow!("unknown operation {other}")),
+        OpKind::Copy => copy_verified(&op.src, &op.dst, op.id).map(|()| Some("copy")),
+        OpKind::Mkdir => unreachable!("folders are made above"),
     };
     match result {
         Ok(how) => {
             crash_point();
-            let at = if op.kind == "move" {
+            let at = if op.kind == OpKind::Move {
                 Some(op.dst.as_path())
             } else {
                 None
             };
-            mark(cat, op, "done", None, how, at)?;
+            mark(cat, op, OpState::Done, None, how, at)?;
             Ok(Outcome::Done)
         }
         Err(e) => {
             // Whatever went wrong, the original is still where it was.
             let msg = format!("{e:#}");
-            mark(cat, op, "failed", Some(&msg), None, None)?;
+            mark(cat, op, OpState::Failed, Some(&msg), None, None)?;
             Ok(Outcome::Failed(msg))
         }
     }
@@ -594,29 +508,29 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// One backward operation (undo), idempotent like `do_op`.
 fn undo_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
-    if op.state != "done" {
+    if op.state != OpState::Done {
         return Ok(Outcome::Skipped);
     }
-    let set = |cat: &mut Catalogue, state: &str, err: Option<&str>, at: Option<&Path>| {
+    let set = |cat: &mut Catalogue, state: OpState, err: Option<&str>, at: Option<&Path>| {
         mark(cat, op, state, err, None, at)
     };
-    match op.kind.as_str() {
-        "mkdir" => {
+    match op.kind {
+        OpKind::Mkdir => {
             if !op.existed_before {
                 // Only empty folders this batch created are removed.
                 let _ = std::fs::remove_dir(&op.dst);
                 crash_point();
             }
-            set(cat, "undone", None, None)?;
+            set(cat, OpState::Undone, None, None)?;
             Ok(Outcome::Skipped)
         }
-        "move" => {
+        OpKind::Move => {
             let src_there = op.src.symlink_metadata().is_ok();
             let dst_there = op.dst.symlink_metadata().is_ok();
             let partial = partial_name(&op.src, op.id);
             if src_there && !dst_there {
                 let _ = std::fs::remove_file(&partial);
-                set(cat, "undone", None, Some(&op.src))?;
+                set(cat, OpState::Undone, None, Some(&op.src))?;
                 return Ok(Outcome::Done);
             }
             if src_there && dst_there {
@@ -628,7 +542,7 @@ fn undo_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
                 {
                     std::fs::remove_file(&op.dst)?;
                     crash_point();
-                    set(cat, "undone", None, Some(&op.src))?;
+                    set(cat, OpState::Undone, None, Some(&op.src))?;
                     return Ok(Outcome::Done);
                 }
                 let msg = format!(
@@ -636,12 +550,12 @@ fn undo_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
                     op.src.display(),
                     op.dst.display()
                 );
-                set(cat, "undo_failed", Some(&msg), None)?;
+                set(cat, OpState::UndoFailed, Some(&msg), None)?;
                 return Ok(Outcome::Failed(msg));
             }
             if !dst_there {
                 let msg = "the file is no longer where it was put".to_string();
-                set(cat, "undo_failed", Some(&msg), None)?;
+                set(cat, OpState::UndoFailed, Some(&msg), None)?;
                 return Ok(Outcome::Failed(msg));
             }
             if let Some(parent) = op.src.parent() {
@@ -664,60 +578,50 @@ fn undo_op(cat: &mut Catalogue, op: &Op) -> Result<Outcome> {
             };
             match r {
                 Ok(()) => {
-                    set(cat, "undone", None, Some(&op.src))?;
+                    set(cat, OpState::Undone, None, Some(&op.src))?;
                     Ok(Outcome::Done)
                 }
                 Err(e) => {
                     let msg = format!("{e:#}");
-                    set(cat, "undo_failed", Some(&msg), None)?;
+                    set(cat, OpState::UndoFailed, Some(&msg), None)?;
                     Ok(Outcome::Failed(msg))
                 }
             }
         }
-        "link" | "copy" => {
+        OpKind::Link | OpKind::Copy => {
             // Remove what we created, but never a file someone changed since.
-            let ours = match (op.kind.as_str(), op.how.as_deref()) {
-                ("link", Some("symlink")) => std::fs::read_link(&op.dst).is_ok(),
-                ("link", _) => same_file(&op.src, &op.dst),
+            let ours = match (op.kind, op.how.as_deref()) {
+                (OpKind::Link, Some("symlink")) => std::fs::read_link(&op.dst).is_ok(),
+                (OpKind::Link, _) => same_file(&op.src, &op.dst),
                 _ => hash_file(&op.src)
                     .ok()
                     .zip(hash_file(&op.dst).ok())
                     .is_some_and(|(a, b)| a == b),
             };
             if op.dst.symlink_metadata().is_err() {
-                set(cat, "undone", None, None)?;
+                set(cat, OpState::Undone, None, None)?;
                 return Ok(Outcome::Done);
             }
             if !ours {
                 let msg = format!("{} was changed since; kept", op.dst.display());
-                set(cat, "undo_failed", Some(&msg), None)?;
+                set(cat, OpState::UndoFailed, Some(&msg), None)?;
                 return Ok(Outcome::Failed(msg));
             }
             std::fs::remove_file(&op.dst)?;
             crash_point();
-            set(cat, "undone", None, None)?;
+            set(cat, OpState::Undone, None, None)?;
             Ok(Outcome::Done)
         }
-        other => bail!("unknown operation {other}"),
     }
 }
 
 /// Undoes the newest applied batch. Returns None when there is nothing to undo.
 pub fn undo_last(cat: &mut Catalogue) -> Result<Option<UndoReport>> {
     recover(cat)?;
-    let batch: Option<i64> = cat
-        .conn()
-        .query_row(
-            "SELECT id FROM apply_batches WHERE state = 'done' ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(batch) = batch else { return Ok(None) };
-    cat.conn().execute(
-        "UPDATE apply_batches SET state = 'undoing' WHERE id = ?1",
-        [batch],
-    )?;
+    let Some(batch) = cat.last_done_batch()? else {
+        return Ok(None);
+    };
+    cat.set_batch_state(batch, BatchState::Undoing)?;
     crash_point();
     let r = run_batch(cat, batch, true)?;
     Ok(Some(UndoReport {
@@ -730,61 +634,21 @@ pub fn undo_last(cat: &mut Catalogue) -> Result<Option<UndoReport>> {
 /// Finishes any batch a previous run left half done (apply or undo). Called before
 /// every apply or undo, and by the CLI at start.
 pub fn recover(cat: &mut Catalogue) -> Result<Vec<i64>> {
-    let open: Vec<(i64, String)> = {
-        let mut stmt = cat.conn().prepare(
-            "SELECT id, state FROM apply_batches WHERE state IN ('running', 'undoing') ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
     let mut done = Vec::new();
-    for (batch, state) in open {
-        run_batch(cat, batch, state == "undoing")?;
+    for (batch, state) in cat.unfinished_batches()? {
+        run_batch(cat, batch, state == BatchState::Undoing)?;
         done.push(batch);
     }
     Ok(done)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BatchInfo {
-    pub id: i64,
-    pub mode: String,
-    pub base: String,
-    pub state: String,
-    pub created_at: i64,
-    pub files: i64,
-    pub failed: i64,
-}
-
 /// Files Reelmap itself created as links or copies (not undone): views of videos
 /// already in the catalogue, which a scan must not take for new videos.
 pub fn created_views(cat: &Catalogue) -> Result<std::collections::HashSet<Vec<u8>>> {
-    let mut stmt = cat
-        .conn()
-        .prepare("SELECT dst FROM apply_ops WHERE kind IN ('link', 'copy') AND state = 'done'")?;
-    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    cat.created_views()
 }
 
 /// The journal, newest first.
 pub fn batches(cat: &Catalogue) -> Result<Vec<BatchInfo>> {
-    let mut stmt = cat.conn().prepare(
-        "SELECT b.id, b.mode, b.base, b.state, b.created_at,
-                (SELECT COUNT(*) FROM apply_ops o WHERE o.batch_id = b.id AND o.kind != 'mkdir'),
-                (SELECT COUNT(*) FROM apply_ops o WHERE o.batch_id = b.id AND o.state IN ('failed', 'undo_failed'))
-         FROM apply_batches b ORDER BY b.id DESC",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let base: Vec<u8> = r.get(2)?;
-        Ok(BatchInfo {
-            id: r.get(0)?,
-            mode: r.get(1)?,
-            base: display_path(&path_from_bytes(&base)),
-            state: r.get(3)?,
-            created_at: r.get(4)?,
-            files: r.get(5)?,
-            failed: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    cat.batches()
 }

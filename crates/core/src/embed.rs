@@ -9,6 +9,7 @@
 
 use crate::progress::{Cancel, Event, Progress};
 use crate::scan;
+use crate::store::VideoStatus;
 use crate::store::{Catalogue, EmbeddingRecord, FrameRecord, Poster, VideoRow};
 use crate::util::l2_normalize;
 use anyhow::Result;
@@ -321,10 +322,7 @@ pub fn embed_videos(
                     report.repeated_frames += rec.frames.len() - network_runs;
                     cat.store_embedding(&rec)?;
                     if let Some(w) = &d.warning {
-                        cat.conn().execute(
-                            "UPDATE videos SET error_stage = 'decode', error = ?2 WHERE id = ?1",
-                            rusqlite::params![video.id, w],
-                        )?;
+                        cat.set_decode_warning(video.id, w)?;
                         report.problems.push((current.clone(), w.clone()));
                     }
                     report.embedded += 1;
@@ -401,7 +399,7 @@ fn split_off_copies(
         if let Some(fp) = &video.fingerprint {
             for other in cat.videos_with_fingerprint(fp)? {
                 let usable = other.id != video.id
-                    && other.status == "ok"
+                    && other.status == VideoStatus::Ok
                     && if in_todo.contains(&other.id) {
                         decoding.contains(&other.id)
                     } else {
@@ -553,11 +551,11 @@ mod tests {
         let mut failures = HashMap::new();
         // Not decoded yet: nothing to settle.
         assert!(!settle_copy(&mut cat, &copy_row, original, "m", &failures, &mut report).unwrap());
-        assert_eq!(cat.video(copy).unwrap().unwrap().status, "ok");
+        assert_eq!(cat.video(copy).unwrap().unwrap().status, VideoStatus::Ok);
         failures.insert(original, "cannot decode: broken".to_string());
         assert!(settle_copy(&mut cat, &copy_row, original, "m", &failures, &mut report).unwrap());
         let row = cat.video(copy).unwrap().unwrap();
-        assert_eq!(row.status, "failed");
+        assert_eq!(row.status, VideoStatus::Failed);
         assert_eq!(
             row.error.as_deref(),
             Some("cannot decode: broken (the same bytes as a file that failed)")

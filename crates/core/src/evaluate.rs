@@ -5,6 +5,7 @@ use crate::clustering::naming;
 use crate::clustering::{self, ClusterOptions, KChoice};
 use crate::metrics::{self, Scores};
 use crate::store::Catalogue;
+use crate::store::VideoStatus;
 use anyhow::{Result, bail};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -41,7 +42,7 @@ pub struct Labelled {
 /// Category of each embedded video under `root`: its top-level subfolder.
 pub fn truth_labels(cat: &Catalogue, model: &str, root: &Path) -> Result<Vec<Labelled>> {
     let paths: HashMap<i64, std::path::PathBuf> = cat
-        .videos(Some("ok"))?
+        .videos(Some(VideoStatus::Ok))?
         .into_iter()
         .map(|v| (v.id, v.path))
         .collect();

@@ -6,7 +6,6 @@ use crate::clustering::{self, FeatureSpace};
 use crate::store::Catalogue;
 use crate::util::dot;
 use anyhow::Result;
-use rusqlite::params;
 use std::collections::HashMap;
 
 /// The `k` videos most similar to `video_id` in the clustering space.
@@ -30,6 +29,7 @@ pub fn nearest(cat: &Catalogue, model: &str, video_id: i64, k: usize) -> Result<
 }
 
 /// A point where the content changes: between frame `idx - 1` and `idx`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChangePoint {
     pub idx: usize,
@@ -86,20 +86,11 @@ pub struct StripScale {
 }
 
 pub fn strip_scale(cat: &Catalogue, model: &str) -> Result<StripScale> {
-    let frames: i64 = cat.conn().query_row(
-        "SELECT COUNT(*) FROM frames WHERE model = ?1",
-        [model],
-        |r| r.get(0),
-    )?;
+    let frames = cat.frame_count(model)?;
     // Every n-th frame, at most ~4000 frames.
     let step = (frames / 4000).max(1);
-    let mut stmt = cat
-        .conn()
-        .prepare("SELECT feature FROM frames WHERE model = ?1 AND (rowid % ?2) = 0")?;
-    let rows = stmt.query_map(params![model, step], |r| r.get::<_, Vec<u8>>(0))?;
     let mut cols: Vec<Vec<f32>> = Vec::new();
-    for r in rows {
-        let f = crate::util::f16_bytes_to_f32s(&r?);
+    for f in cat.frame_feature_sample(model, step)? {
         if cols.is_empty() {
             cols = vec![Vec::new(); f.len()];
         }
@@ -165,105 +156,6 @@ pub fn strip_png(frames: &[(i64, Vec<f32>)], scale: &StripScale, row_px: u32) ->
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
     Ok(out)
-}
-
-// ----- maps -----
-
-/// A point of a stored map.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MapPoint {
-    pub video_id: i64,
-    pub idx: i64,
-    pub x: f32,
-    pub y: f32,
-}
-
-fn map_signature(cat: &Catalogue, model: &str, kind: &str) -> Result<String> {
-    let (n, max, sum): (i64, i64, i64) = cat.conn().query_row(
-        "SELECT COUNT(*), COALESCE(MAX(e.video_id), 0), COALESCE(SUM(e.n_frames), 0)
-         FROM embeddings e JOIN videos v ON v.id = e.video_id WHERE e.model = ?1 AND v.status = 'ok'",
-        [model],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    Ok(format!("{kind}:{model}:{n}:{max}:{sum}"))
-}
-
-/// Whether the stored map of `kind` ('video' or 'frame') matches the library.
-pub fn map_is_current(cat: &Catalogue, model: &str, kind: &str) -> Result<bool> {
-    let want = map_signature(cat, model, kind)?;
-    let have: Option<String> = cat
-        .conn()
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [format!("map:{kind}")],
-            |r| r.get(0),
-        )
-        .ok();
-    Ok(have.as_deref() == Some(want.as_str()))
-}
-
-/// Computes and stores the t-SNE map of videos (`kind` = "video") or of every
-/// sampled frame ("frame").
-pub fn compute_map(
-    cat: &mut Catalogue,
-    model: &str,
-    kind: &str,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<usize> {
-    let signature = map_signature(cat, model, kind)?;
-    let (keys, data): (Vec<(i64, i64)>, Vec<Vec<f32>>) = if kind == "frame" {
-        let mut stmt = cat.conn().prepare(
-            "SELECT f.video_id, f.idx, f.feature FROM frames f JOIN videos v ON v.id = f.video_id
-             WHERE f.model = ?1 AND v.status = 'ok' ORDER BY f.video_id, f.idx",
-        )?;
-        let rows = stmt.query_map([model], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?),
-                crate::util::f16_bytes_to_f32s(&r.get::<_, Vec<u8>>(2)?),
-            ))
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .unzip()
-    } else {
-        let pts = clustering::load_points(cat, model)?;
-        let space = FeatureSpace::fit(&pts.descriptors, &pts.class_probs);
-        let data = space.transform_all(&pts.descriptors, &pts.class_probs);
-        (pts.ids.iter().map(|&v| (v, -1)).collect(), data)
-    };
-    let pos = reelmap_tsne::tsne(&data, &reelmap_tsne::TsneOptions::default(), progress);
-    let tx = cat.conn_mut().transaction()?;
-    tx.execute("DELETE FROM map_points WHERE kind = ?1", [kind])?;
-    {
-        let mut stmt = tx.prepare(
-            "INSERT INTO map_points (kind, video_id, idx, x, y) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for ((v, i), p) in keys.iter().zip(&pos) {
-            stmt.execute(params![kind, v, i, p[0] as f64, p[1] as f64])?;
-        }
-    }
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![format!("map:{kind}"), signature],
-    )?;
-    tx.commit()?;
-    Ok(pos.len())
-}
-
-pub fn load_map(cat: &Catalogue, kind: &str) -> Result<Vec<MapPoint>> {
-    let mut stmt = cat.conn().prepare(
-        "SELECT m.video_id, m.idx, m.x, m.y FROM map_points m JOIN videos v ON v.id = m.video_id
-         WHERE m.kind = ?1 AND v.status = 'ok' ORDER BY m.video_id, m.idx",
-    )?;
-    let rows = stmt.query_map([kind], |r| {
-        Ok(MapPoint {
-            video_id: r.get(0)?,
-            idx: r.get(1)?,
-            x: r.get::<_, f64>(2)? as f32,
-            y: r.get::<_, f64>(3)? as f32,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Video id → cluster id, for colouring maps.

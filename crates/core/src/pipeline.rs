@@ -167,7 +167,7 @@ pub fn compute_map(
             current: String::new(),
         })
     };
-    let n = crate::insights::compute_map(cat, model, kind, &mut step)?;
+    let n = crate::map::compute_map(cat, model, kind, &mut step)?;
     progress.event(Event::StageDone { stage });
     Ok(n)
 }

@@ -2,6 +2,7 @@
 //! never touches the user's files; applying it is `apply.rs`.
 
 use crate::store::Catalogue;
+use crate::store::VideoStatus;
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub fn safe_folder_name(name: &str) -> String {
 }
 
 /// One video's move in a plan, with the companion files that go along.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PlanItem {
     pub video_id: i64,
@@ -114,6 +116,7 @@ pub fn companions(video: &Path) -> Vec<(PathBuf, std::ffi::OsString)> {
     out
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Plan {
     pub base: PathBuf,
@@ -150,7 +153,7 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
     let mut asg = cat.assignments()?;
     asg.sort_by_key(|a| a.video_id);
     let videos: HashMap<i64, PathBuf> = cat
-        .videos(Some("ok"))?
+        .videos(Some(VideoStatus::Ok))?
         .into_iter()
         .map(|v| (v.id, v.path))
         .collect();

@@ -6,6 +6,7 @@
 //! fingerprint and keep everything computed for them; files that disappeared are
 //! marked gone.
 
+use crate::store::VideoStatus;
 use crate::store::{Catalogue, KnownFile};
 use crate::util::{display_path, path_to_bytes, system_time_ns};
 use anyhow::Result;
@@ -319,12 +320,7 @@ pub fn scan(
     media::init()?;
     let mut report = ScanReport::default();
     let engine = format!("{}+{}", env!("CARGO_PKG_VERSION"), ENGINE_REVISION);
-    let recorded: Option<String> = cat
-        .conn()
-        .query_row("SELECT value FROM meta WHERE key = 'engine'", [], |r| {
-            r.get(0)
-        })
-        .ok();
+    let recorded = cat.meta("engine")?;
     let retry_failed = opts.retry_failed || recorded.as_deref() != Some(engine.as_str());
     for root in roots {
         let root = match std::fs::canonicalize(root) {
@@ -377,8 +373,12 @@ pub fn scan(
             }) = known.remove(&key)
             {
                 seen_ids.insert(id);
-                let retry = retry_failed && status == "failed";
-                if size == f.size as i64 && mtime == f.mtime_ns && status != "gone" && !retry {
+                let retry = retry_failed && status == VideoStatus::Failed;
+                if size == f.size as i64
+                    && mtime == f.mtime_ns
+                    && status != VideoStatus::Gone
+                    && !retry
+                {
                     report.unchanged += 1;
                     continue;
                 }
@@ -392,7 +392,7 @@ pub fn scan(
                     }
                 };
                 let old_fp = cat.video(id)?.and_then(|v| v.fingerprint);
-                if old_fp.as_deref() == Some(fp.as_slice()) && status != "failed" {
+                if old_fp.as_deref() == Some(fp.as_slice()) && status != VideoStatus::Failed {
                     cat.refresh_stat(id, f.size as i64, f.mtime_ns)?;
                     report.unchanged += 1;
                 } else {
@@ -455,7 +455,7 @@ pub fn scan(
         // Everything still in `known` was not found this time.
         let mut gone = Vec::new();
         for (path_bytes, KnownFile { id, status, .. }) in known {
-            if status == "gone" || seen_ids.contains(&id) {
+            if status == VideoStatus::Gone || seen_ids.contains(&id) {
                 continue;
             }
             let p = crate::util::path_from_bytes(&path_bytes);
@@ -470,10 +470,7 @@ pub fn scan(
         cat.replace_scan_problems(root_id, &dir_problems)?;
         cat.mark_root_scanned(root_id)?;
     }
-    cat.conn().execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?1)",
-        [engine],
-    )?;
+    cat.set_meta("engine", &engine)?;
     Ok(report)
 }
 
@@ -519,8 +516,7 @@ fn probe_all(
                 Ok(Probe::Video(info)) => cat.set_media_info(id, &info)?,
                 Ok(Probe::NotVideo(_)) if !by_ext[&id] => {
                     // Sniffed as video but is not: forget it quietly.
-                    cat.conn()
-                        .execute("DELETE FROM videos WHERE id = ?1", [id])?;
+                    cat.forget_video(id)?;
                 }
                 Ok(Probe::NotVideo(reason)) | Ok(Probe::Failed(reason)) => {
                     let reason = if reason.starts_with("not a media file")

@@ -2,7 +2,7 @@
 //! on a background thread, one job at a time, with progress that the HTTP API
 //! streams to the page and a cancel button.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use reelmap_core::clustering::{self, ClusterOptions, KChoice};
 use reelmap_core::config::EngineConfig;
 use reelmap_core::pipeline::{self, Grouping, OrganiseOptions};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -23,9 +23,10 @@ pub enum JobState {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct JobStatus {
     pub id: u64,
+    /// "library", "recluster", "map:video" or "map:frame".
     pub kind: String,
     pub state: JobState,
     pub stage: String,
@@ -174,10 +175,10 @@ impl Jobs {
             if let Some((s, _)) = cur.as_ref()
                 && s.state == JobState::Running
             {
-                bail!(
+                return Err(reelmap_core::error::Error::conflict(format!(
                     "another job is running ({}); wait for it or cancel it",
                     s.kind
-                );
+                )));
             }
             let mut id = self.next_id.lock().unwrap();
             let status = JobStatus {

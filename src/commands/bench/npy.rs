@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use reelmap_core::clustering::{self, ClusterOptions};
-use reelmap_core::store::Catalogue;
+use reelmap_core::store::{Catalogue, VideoStatus};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -104,7 +104,7 @@ pub fn export_library(
     categories.sort();
     categories.dedup();
     let paths: std::collections::HashMap<i64, PathBuf> = cat
-        .videos(Some("ok"))?
+        .videos(Some(VideoStatus::Ok))?
         .into_iter()
         .map(|v| (v.id, v.path))
         .collect();

@@ -200,7 +200,7 @@ pub fn run(
         &Cancel::new(),
     )?;
     let e2e = t.elapsed().as_secs_f64();
-    let embedded = cat.count("SELECT COUNT(*) FROM embeddings")? as usize;
+    let embedded = cat.embedded_count(embedder.name())? as usize;
     if embedded != clips.len() {
         anyhow::bail!("only {embedded} of {} clips were embedded", clips.len());
     }

@@ -12,14 +12,7 @@ use std::collections::{HashMap, HashSet};
 /// Returns how many were assigned; 0 when there is no clustering yet.
 pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     let clusters: Vec<(i64, Vec<f32>)> = {
-        let mut stmt = cat.conn().prepare(
-            "SELECT id, centroid FROM clusters WHERE kind = 'normal' AND model = ?1 AND centroid IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([model], |r| {
-            let b: Vec<u8> = r.get(1)?;
-            Ok((r.get::<_, i64>(0)?, crate::util::bytes_to_f32s(&b)))
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
+        cat.centroids(model)?
             .into_iter()
             .filter(|(_, c)| !c.is_empty())
             .collect()
@@ -39,13 +32,7 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     }
     // Same space as when clustering, so centroids and points are comparable.
     let space: FeatureSpace = cat
-        .conn()
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [space_key(model)],
-            |r| r.get::<_, String>(0),
-        )
-        .ok()
+        .meta(&space_key(model))?
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_else(|| FeatureSpace::fit(&raw, &raw_probs));
     let data = space.transform_all(&raw, &raw_probs);
@@ -85,17 +72,7 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
         }
     }
     if !unsorted_items.is_empty() {
-        let uid = match cat.clusters()?.into_iter().find(|c| c.kind == "unsorted") {
-            Some(c) => c.id,
-            None => {
-                let now = crate::util::now_secs();
-                cat.conn().execute(
-                    "INSERT INTO clusters (name, name_source, kind, model, created_at, updated_at) VALUES (?1, 'auto', 'unsorted', ?2, ?3, ?3)",
-                    rusqlite::params![UNSORTED_NAME, model, now],
-                )?;
-                cat.conn().last_insert_rowid()
-            }
-        };
+        let uid = cat.unsorted_cluster(UNSORTED_NAME, model)?;
         items.extend(unsorted_items.into_iter().map(|v| (v, uid, 1.0)));
     }
     let n = items.len();

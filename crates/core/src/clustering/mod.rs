@@ -15,6 +15,8 @@ pub use consensus::{AutoK, Consensus};
 pub use kmeans::KMeans;
 pub use space::{FeatureSpace, concept_vector};
 
+use crate::store::ClusterKind;
+use crate::store::Source;
 use crate::store::{Catalogue, ClusteringPlan, PlannedCluster};
 use crate::util::dot;
 use anyhow::Result;
@@ -192,10 +194,7 @@ pub fn cluster_library(
     let space = FeatureSpace::fit(&raw, &raw_probs);
     let data = space.transform_all(&raw, &raw_probs);
     // Remember the space so that videos added later are compared in the same one.
-    cat.conn().execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        rusqlite::params![space_key(model), serde_json::to_string(&space)?],
-    )?;
+    cat.set_meta(&space_key(model), &serde_json::to_string(&space)?)?;
     let probs: HashMap<i64, Vec<f32>> =
         ids.iter().copied().zip(raw_probs.iter().cloned()).collect();
 
@@ -204,17 +203,21 @@ pub fn cluster_library(
     let assignments = cat.assignments()?;
     let user_asg: HashMap<i64, i64> = assignments
         .iter()
-        .filter(|a| a.source == "user")
+        .filter(|a| a.source == Source::User)
         .map(|a| (a.video_id, a.cluster_id))
         .collect();
     let user_clusters: Vec<i64> = existing
         .iter()
         .filter(|c| {
-            c.kind == "normal" && (c.name_source == "user" || user_asg.values().any(|v| *v == c.id))
+            c.kind == ClusterKind::Normal
+                && (c.name_source == Source::User || user_asg.values().any(|v| *v == c.id))
         })
         .map(|c| c.id)
         .collect();
-    let unsorted_id = existing.iter().find(|c| c.kind == "unsorted").map(|c| c.id);
+    let unsorted_id = existing
+        .iter()
+        .find(|c| c.kind == ClusterKind::Unsorted)
+        .map(|c| c.id);
     let slot_of: HashMap<i64, usize> = user_clusters
         .iter()
         .enumerate()
@@ -258,7 +261,7 @@ pub fn cluster_library(
     // Old automatic clusters keep their id when they mostly hold the same videos.
     let old_auto: Vec<i64> = existing
         .iter()
-        .filter(|c| c.kind == "normal" && !user_clusters.contains(&c.id))
+        .filter(|c| c.kind == ClusterKind::Normal && !user_clusters.contains(&c.id))
         .map(|c| c.id)
         .collect();
     let mut reuse: HashMap<usize, i64> = HashMap::new();
@@ -309,7 +312,7 @@ pub fn cluster_library(
     }
     let user_names: Vec<String> = existing
         .iter()
-        .filter(|c| c.name_source == "user")
+        .filter(|c| c.name_source == Source::User)
         .map(|c| c.name.clone())
         .chain(std::iter::once(UNSORTED_NAME.to_string()))
         .collect();

@@ -1,10 +1,11 @@
-//! People's edits of the clustering — moving videos between clusters (or into a
+//! People's edits of the clustering, stored — moving videos between clusters (or into a
 //! new one), renaming, merging — each stored as a user choice that re-clustering
 //! respects, and each recorded with what is needed to undo it.
 
-use crate::store::Catalogue;
+use super::Catalogue;
+use crate::error::Error;
 use crate::util::now_secs;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,7 @@ enum Undo {
     },
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct EditResult {
     pub edit_id: i64,
@@ -97,7 +99,7 @@ fn cluster_name(tx: &Transaction<'_>, id: i64) -> Result<String> {
         r.get(0)
     })
     .optional()?
-    .ok_or_else(|| anyhow::anyhow!("there is no cluster with id {id}"))
+    .ok_or_else(|| Error::not_found(format!("there is no cluster with id {id}")))
 }
 
 fn name_taken(tx: &Transaction<'_>, name: &str, except: Option<i64>) -> Result<bool> {
@@ -114,9 +116,9 @@ fn name_taken(tx: &Transaction<'_>, name: &str, except: Option<i64>) -> Result<b
 /// Moves videos into a cluster (or a new one) as the user's choice.
 pub fn move_videos(cat: &mut Catalogue, videos: &[i64], target: &Target) -> Result<EditResult> {
     if videos.is_empty() {
-        bail!("no videos to move");
+        return Err(Error::invalid("no videos to move"));
     }
-    let tx = cat.conn_mut().transaction()?;
+    let tx = cat.conn.transaction()?;
     for &v in videos {
         let ok: Option<i64> = tx
             .query_row(
@@ -126,7 +128,9 @@ pub fn move_videos(cat: &mut Catalogue, videos: &[i64], target: &Target) -> Resu
             )
             .optional()?;
         if ok.is_none() {
-            bail!("video {v} is not in the catalogue (or cannot be used)");
+            return Err(Error::not_found(format!(
+                "video {v} is not in the catalogue (or cannot be used)"
+            )));
         }
     }
     let prev = prev_assignments(&tx, videos)?;
@@ -139,10 +143,12 @@ pub fn move_videos(cat: &mut Catalogue, videos: &[i64], target: &Target) -> Resu
         Target::New(name) => {
             let name = name.trim();
             if name.is_empty() {
-                bail!("a folder name cannot be empty");
+                return Err(Error::invalid("a folder name cannot be empty"));
             }
             if name_taken(&tx, name, None)? {
-                bail!("a folder called \"{name}\" already exists");
+                return Err(Error::conflict(format!(
+                    "a folder called \"{name}\" already exists"
+                )));
             }
             tx.execute(
                 "INSERT INTO clusters (name, name_source, kind, created_at, updated_at) VALUES (?1, 'user', 'normal', ?2, ?2)",
@@ -186,9 +192,9 @@ pub fn move_videos(cat: &mut Catalogue, videos: &[i64], target: &Target) -> Resu
 pub fn rename(cat: &mut Catalogue, cluster: i64, name: &str) -> Result<EditResult> {
     let name = name.trim();
     if name.is_empty() {
-        bail!("a folder name cannot be empty");
+        return Err(Error::invalid("a folder name cannot be empty"));
     }
-    let tx = cat.conn_mut().transaction()?;
+    let tx = cat.conn.transaction()?;
     let (old, source): (String, String) = tx
         .query_row(
             "SELECT name, name_source FROM clusters WHERE id = ?1",
@@ -196,9 +202,11 @@ pub fn rename(cat: &mut Catalogue, cluster: i64, name: &str) -> Result<EditResul
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .ok_or_else(|| anyhow::anyhow!("there is no cluster with id {cluster}"))?;
+        .ok_or_else(|| Error::not_found(format!("there is no cluster with id {cluster}")))?;
     if name_taken(&tx, name, Some(cluster))? {
-        bail!("another folder is already called \"{name}\"");
+        return Err(Error::conflict(format!(
+            "another folder is already called \"{name}\""
+        )));
     }
     tx.execute(
         "UPDATE clusters SET name = ?2, name_source = 'user', updated_at = ?3 WHERE id = ?1",
@@ -227,9 +235,9 @@ pub fn rename(cat: &mut Catalogue, cluster: i64, name: &str) -> Result<EditResul
 /// `from` is removed.
 pub fn merge(cat: &mut Catalogue, from: i64, into: i64) -> Result<EditResult> {
     if from == into {
-        bail!("cannot merge a folder into itself");
+        return Err(Error::invalid("cannot merge a folder into itself"));
     }
-    let tx = cat.conn_mut().transaction()?;
+    let tx = cat.conn.transaction()?;
     let removed: ClusterSnapshot = tx
         .query_row(
             "SELECT id, name, name_source, concept, confidence, kind, model, centroid, created_at FROM clusters WHERE id = ?1",
@@ -249,7 +257,7 @@ pub fn merge(cat: &mut Catalogue, from: i64, into: i64) -> Result<EditResult> {
             },
         )
         .optional()?
-        .ok_or_else(|| anyhow::anyhow!("there is no cluster with id {from}"))?;
+        .ok_or_else(|| Error::not_found(format!("there is no cluster with id {from}")))?;
     let into_name = cluster_name(&tx, into)?;
     let videos: Vec<i64> = {
         let mut stmt =
@@ -276,7 +284,7 @@ pub fn merge(cat: &mut Catalogue, from: i64, into: i64) -> Result<EditResult> {
 
 /// Undoes the newest edit not yet undone. Returns its summary, or None.
 pub fn undo_last(cat: &mut Catalogue) -> Result<Option<String>> {
-    let tx = cat.conn_mut().transaction()?;
+    let tx = cat.conn.transaction()?;
     let row: Option<(i64, String, String)> = tx
         .query_row(
             "SELECT id, summary, undo FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1",
@@ -324,7 +332,9 @@ pub fn undo_last(cat: &mut Catalogue) -> Result<Option<String>> {
             name_source,
         } => {
             if name_taken(&tx, &name, Some(cluster))? {
-                bail!("cannot undo: another folder is now called \"{name}\"");
+                return Err(Error::conflict(format!(
+                    "cannot undo: another folder is now called \"{name}\""
+                )));
             }
             tx.execute(
                 "UPDATE clusters SET name = ?2, name_source = ?3, updated_at = ?4 WHERE id = ?1",
@@ -333,10 +343,10 @@ pub fn undo_last(cat: &mut Catalogue) -> Result<Option<String>> {
         }
         Undo::Merge { removed, prev } => {
             if name_taken(&tx, &removed.name, None)? {
-                bail!(
+                return Err(Error::conflict(format!(
                     "cannot undo: another folder is now called \"{}\"",
                     removed.name
-                );
+                )));
             }
             tx.execute(
                 "INSERT INTO clusters (id, name, name_source, concept, confidence, kind, model, centroid, created_at, updated_at)
@@ -360,6 +370,17 @@ pub fn undo_last(cat: &mut Catalogue) -> Result<Option<String>> {
     tx.execute("UPDATE edits SET undone = 1 WHERE id = ?1", [id])?;
     tx.commit()?;
     Ok(Some(summary))
+}
+
+impl Catalogue {
+    /// Whether there is an edit left to undo.
+    pub fn can_undo_edit(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM edits WHERE undone = 0)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 #[cfg(test)]
@@ -413,7 +434,7 @@ mod tests {
             .into_iter()
             .find(|a| a.video_id == v)
             .unwrap();
-        (a.cluster_id, a.source)
+        (a.cluster_id, a.source.to_string())
     }
 
     #[test]
@@ -432,12 +453,9 @@ mod tests {
         undo_last(&mut cat).unwrap().unwrap(); // merge
         assert_eq!(cluster_of(&cat, v[1]).0, new_id);
         undo_last(&mut cat).unwrap().unwrap(); // rename
-        assert!(
-            cat.clusters()
-                .unwrap()
-                .iter()
-                .any(|x| x.id == c[1] && x.name == "Cats" && x.name_source == "auto")
-        );
+        assert!(cat.clusters().unwrap().iter().any(|x| x.id == c[1]
+            && x.name == "Cats"
+            && x.name_source == crate::store::Source::Auto));
         undo_last(&mut cat).unwrap().unwrap(); // new folder
         assert_eq!(cluster_of(&cat, v[1]), (c[0], "auto".into()));
         assert!(!cat.clusters().unwrap().iter().any(|x| x.id == new_id));
