@@ -27,8 +27,7 @@ pub struct EmbedOptions {
     /// How videos are decoded. Its `decoder_threads` of 0 means: one thread per
     /// decoder when several videos are decoded at once (the cores are already busy
     /// with the other videos, and frame-threaded decoders must drain and refill their
-    /// threads at every seek: 180-200 → 257-270 sampled frames/s on the 200-video
-    /// benchmark corpus, 2 cores), else libav's choice.
+    /// threads at every seek; measured in `bench/PROFILING.md`), else libav's choice.
     pub decode: media::DecodeOptions,
     /// Frames per network call.
     pub batch: usize,
@@ -234,9 +233,8 @@ pub fn embed_videos(
     // On the CPU, when as many videos are decoded at once as the network has threads,
     // each decoding thread is also the network's thread for the videos it decoded:
     // one busy thread per core, where the shared network pool would add one more per
-    // core competing with the decoders, and no hand-over of a pass to another thread.
-    // The 200-clip benchmark library on 2 cores: 20.0-20.3 → 17.7-18.0 s, 37.1 →
-    // 34.3 CPU-s, peak memory 250 → 220 MB. Once no video is left to start, the last
+    // core competing with the decoders, and no hand-over of a pass to another thread
+    // (the "lanes" of `bench/PROFILING.md`). Once no video is left to start, the last
     // ones use the shared pool, and with it the cores of the threads that finished
     // (a library of one long video included).
     // (Equal counts only: fewer network threads than videos decoded at once is a

@@ -84,8 +84,7 @@ pub fn is_gif(path: &Path) -> bool {
 
 /// The demuxer for MP4/QuickTime, Matroska/WebM and AVI files, told by their first
 /// bytes. These containers carry an index: their demuxers mark keyframes themselves
-/// (demuxing a 10 s clip takes ~1.5 ms, where `parsebin`'s autoplugging alone took
-/// 4-9 ms) and seek exactly to a keyframe. Streams without one (MPEG-PS/TS, Ogg) seek
+/// (much cheaper than `parsebin`'s autoplugging) and seek exactly to a keyframe. Streams without one (MPEG-PS/TS, Ogg) seek
 /// by estimate and can land well past the asked position, so they keep the
 /// probe-and-decode-forward sampling.
 pub fn indexed_demuxer(path: &Path) -> Option<&'static str> {

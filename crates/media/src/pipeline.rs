@@ -122,7 +122,7 @@ impl FramePipeline {
         let direct = demuxer.is_some();
         // Scale first, still in the decoder's YUV format, then convert the small frame
         // to RGB: converting full-size frames (or letting one element do both) costs
-        // about twice as much here (0.48 vs 0.28 ms per 640×360 frame).
+        // about twice as much.
         let convert = gst::ElementFactory::make("videoscale").build()?;
         let size_filter = gst::ElementFactory::make("capsfilter").build()?;
         let to_rgb = gst::ElementFactory::make("videoconvert").build()?;
@@ -235,8 +235,8 @@ impl FramePipeline {
                 // them). Left to go downstream, the query made libav decoders of
                 // pictures whose width is not a multiple of 16 (854×480, 1080-wide
                 // portrait phone videos: a third of the dev files) renegotiate and
-                // set up a new buffer pool for every picture: 1 335 queries for one
-                // 36 s file, 19 % of its sampling CPU. The same pictures come out.
+                // set up a new buffer pool for every picture. The same pictures come
+                // out.
                 sinkpad.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |_, info| {
                     if let Some(gst::PadProbeData::Query(q)) = info.data.as_mut()
                         && let gst::QueryViewMut::Allocation(a) = q.view_mut()

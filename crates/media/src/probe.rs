@@ -38,8 +38,7 @@ pub fn probe(path: &Path, timeout: Duration, opts: &DecodeOptions) -> Result<Pro
 
 /// The quick probe, for MP4, Matroska/WebM and AVI (the containers of
 /// [`crate::direct_demuxer`]): type finding, the demuxer and the video stream's parser, but no
-/// decoder. The discoverer decodes a first picture, which on the benchmark's 10 s clips
-/// is ~8 ms of CPU per file, most of the first scan. None, for the discoverer to
+/// decoder. The discoverer decodes a first picture, most of the first scan's time. None, for the discoverer to
 /// decide, unless the file prerolls, has a video stream with a size and a duration, and
 /// an installed decoder accepts that stream; decoding problems beyond the first picture
 /// show up when the frames are sampled, where they are recorded as well.

@@ -66,8 +66,8 @@ fn triangle_taps(src: u32, dst: u32) -> Vec<(usize, Vec<f32>)> {
 
 /// Resizes packed RGB with a separable triangle filter: the vertical pass first, over
 /// whole rows (contiguous, vectorised), so that the per-pixel horizontal pass only
-/// runs on the few output rows. `image::imageops::resize` took ~0.7 ms per thumbnail
-/// (generic per-pixel float conversions), a tenth of a video's decoding time.
+/// runs on the few output rows. `image::imageops::resize` is several times slower
+/// (generic per-pixel float conversions).
 pub fn downscale_rgb(src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32) -> Vec<u8> {
     let (row_len, dw_) = (sw as usize * 3, dw as usize);
     let cols = FixedTaps::new(triangle_taps(sw, dw));

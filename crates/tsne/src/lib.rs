@@ -87,15 +87,9 @@
 //!
 //! # Cost
 //!
-//! Measured on the 2-core AMD EPYC (Zen 4) dev machine, 20 000 × 1280-d,
-//! 750 iterations, in CPU seconds: PCA ~0.9, kNN ~1.0 + re-ranking ~0.8,
-//! affinities and the rest ~0.4, optimisation ~5.3 (~7 ms CPU per iteration: repulsion with
-//! ~450 interactions per point ~4.5 ms, attraction over the ~130 non-zeros
-//! per row ~2 ms). Wall time on an idle machine is about half the CPU time.
-//!
-//! PCA is `O(n·d·min(n,d))`, each iteration `O(n log n)`, but the exact
-//! neighbour search is `O(n²·50)`: ~25 s CPU at 100 000 points, ~100 s at
-//! 200 000. A frame-level map of several hundred thousand frames should
+//! The optimisation dominates at library sizes (`bench/PROFILING.md` has the
+//! breakdown). PCA is `O(n·d·min(n,d))`, each iteration `O(n log n)`, but the exact
+//! neighbour search is `O(n²·50)`, which takes over beyond ~100 000 points. A frame-level map of several hundred thousand frames should
 //! subsample, or this step should get an approximate index (e.g. random
 //! projection trees + neighbour-of-neighbour refinement); everything else
 //! scales.

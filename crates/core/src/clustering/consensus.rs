@@ -22,21 +22,14 @@ const CONSENSUS_MAX_POINTS: usize = 1000;
 /// chosen on the mean of the bags' silhouette curves; the partition comes from the
 /// tree of all runs together.
 ///
-/// Why: when the silhouette curve is flat (dev-real: 0.18-0.19 for every k from 9 to
-/// 17), which k wins depends on small differences between trees, that is on the seed.
-/// One tree of 32 runs per k chose 10/17/16/16/13 on seeds 1-5 (13 true groups), and
-/// even 512 runs per k still moved between 10 and 13: average linkage flips on
-/// near-ties. Bagging the choice with the same number of k-means runs, over seeds
-/// 1-20: 4 bags of 8 runs chose 13 on 17 seeds (ACC 0.431-0.492), 8 bags of 4 runs
-/// chose 13 on 17 and 12 on 3 (ACC 0.446-0.492). dev-photo5 (5) and the generated
-/// library (7) keep their k on every seed; on random subsets of dev-real's categories
-/// (13-54 videos) the two ways score alike (mean ACC 0.495-0.534 against 0.489-0.526),
-/// and so they do on synthetic Gaussian groups (20 sets × 8 seeds: as many distinct k,
-/// mean ACC 0.676 against 0.686).
+/// Why: when the silhouette curve is flat, which k wins depends on small differences
+/// between trees, that is on the seed, and more runs per k do not help (average
+/// linkage flips on near-ties). Averaging the choice over independent bags, with the
+/// same number of k-means runs in all, makes it far less dependent on the seed
+/// without changing the scores (measurements in `bench/PROFILING.md`).
 const CONSENSUS_BAGS: usize = 8;
 
-/// k-means runs per k in each bag of the consensus ensemble (8 × 4 = 32 runs per k,
-/// 2.8 s for 1 000 videos).
+/// k-means runs per k in each bag of the consensus ensemble (8 × 4 = 32 runs per k).
 const CONSENSUS_RUNS_PER_K: usize = 4;
 
 /// The consensus of an ensemble of k-means runs (k = 2..=max, several seeds each) on
@@ -45,14 +38,8 @@ const CONSENSUS_RUNS_PER_K: usize = 4;
 /// depends far less on the seed than one k-means run; the k whose cuts have the best
 /// cosine silhouette (over the trees of several bags, see [`CONSENSUS_BAGS`]) is the
 /// automatic k, and the cluster means of the whole ensemble's cut start the final
-/// k-means.
-///
-/// Measured with `reelmap eval` over seeds 1-5 against one silhouette-scored k-means
-/// per k: on dev-real the automatic k went from 5-21 (ACC 0.415-0.462) to 11-13 (true
-/// 13; ACC 0.446-0.492, NMI 0.591-0.606); with k given ACC 0.415-0.477 → 0.446-0.492.
-/// dev-photo5 (k = 5 on every seed either way) 0.94-0.96 → 0.94; the generated library
-/// stays at 1.0. With the bags, over seeds 1-10 on dev-real: k = 13 on 9 seeds and 12
-/// on one, ACC 0.446-0.492, NMI 0.591-0.606 (one tree had given k = 10-17).
+/// k-means. Compared with one silhouette-scored k-means per k, the chosen k and the
+/// scores hardly depend on the seed (`bench/PROFILING.md`).
 pub struct Consensus {
     /// Indices of the subsample's videos in the data.
     sample: Vec<usize>,

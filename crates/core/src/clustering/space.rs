@@ -15,9 +15,9 @@ use reelmap_numeric::l2_normalize;
 ///   but share "Fish"; this is what lets clusters follow meaning rather than
 ///   appearance.
 ///
-/// Measured with `reelmap eval` (k given): on dev-photo5 accuracy 0.71 → 0.96, on
-/// dev-real 0.44 → 0.49, compared with the descriptor alone. The means are stored so
-/// that videos added later land in the same space.
+/// The concept half is what lifts the scores well above the descriptor alone
+/// (`bench/PROFILING.md`). The means are stored so that videos added later land in
+/// the same space.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSpace {
     pub desc_mean: Vec<f32>,

@@ -16,7 +16,7 @@ pub(super) const INDEX_MAX_BYTES: u64 = 1 << 30;
 
 /// Keyframe timestamps (stream time, ns, sorted) of the first video stream of an MP4,
 /// Matroska/WebM or AVI file, read by demuxing it without decoding any picture. Demuxing costs little
-/// next to decoding (≈ 1 ms per MB here), and it is only done for files whose keyframes
+/// next to decoding, and it is only done for files whose keyframes
 /// turned out too sparse for keyframe seeks, which would otherwise be decoded forward
 /// through most of their frames anyway.
 pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
@@ -102,9 +102,8 @@ pub fn keyframe_index(path: &Path) -> Result<Vec<u64>> {
 /// the nearest such keyframe: one picture to decode, and the samples stay within the
 /// tolerance keyframe seeks already have. Otherwise it gets the first picture at or
 /// after it, reached by decoding on from the current position when no keyframe lies
-/// between (nothing to skip), or else by jumping to the keyframe before it. On the
-/// benchmark's 10 s clips with 2 s GOPs this decodes ~165 pictures per clip instead of
-/// the ~290 of keyframe probes followed by decoding forward.
+/// between (nothing to skip), or else by jumping to the keyframe before it: far fewer
+/// pictures than keyframe probes followed by decoding forward.
 ///
 /// Returns the index of the first target left to the caller when a seek landed more
 /// than half a step past its target (an index that does not match the stream).

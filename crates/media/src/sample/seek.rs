@@ -42,7 +42,7 @@ pub(super) fn sample_uniform_seeking(
         // to the segment: the demuxer did not snap to the keyframe (qtdemux on some MP4
         // files with B-frames) and the decoder went through everything from the
         // keyframe before `t`. Every further "keyframe" seek would decode from that
-        // keyframe again: 1 841 pictures instead of 276 for a 10 s dev file of 299.
+        // keyframe again, most of the file for each sample.
         let snapped = frame.pts_ns != t;
         if usable && snapped {
             out.push(frame);

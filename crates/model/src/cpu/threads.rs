@@ -51,8 +51,7 @@ impl OwnThread {
     }
 
     /// Runs `f` on this inference thread. Forward passes that `f` starts through
-    /// [`OwnThread::run`] then run in place: no hand-over to another thread and back
-    /// (~0.3 ms of idle core each on 2 cores).
+    /// [`OwnThread::run`] then run in place: no hand-over to another thread and back.
     pub fn host<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.0.install(f)
     }
