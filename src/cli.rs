@@ -2,9 +2,10 @@
 //! from the environment say so with `env =`; nothing below reads the environment.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use reelmap_core::clustering::{ClusterOptions, KChoice};
+use reelmap_core::clustering::{ClusterOptions, KChoice, Method};
 use reelmap_core::config::{EngineConfig, ProcessSettings};
 use reelmap_core::embed::EmbedOptions;
+use reelmap_core::learn::head::HeadOptions;
 use reelmap_core::scan::ScanOptions;
 use reelmap_media::{DecodeOptions, Sampler};
 use reelmap_model::DEFAULT_MODEL;
@@ -144,6 +145,40 @@ pub struct ClusterArgs {
     /// Keep every video in a named cluster (no "Unsorted").
     #[arg(long)]
     pub no_unsorted: bool,
+    /// mean: the plain space; adapt: the space adapted to this library (trained
+    /// first if there is no head yet, see `reelmap adapt`); scan: adapt, then SCAN
+    /// refines the clusters.
+    #[arg(long, default_value = "mean", value_parser = parse_method)]
+    pub method: Method,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::parse(s).ok_or_else(|| format!("unknown method {s:?}: use mean, adapt or scan"))
+}
+
+/// How the head adapted to the library is trained.
+#[derive(Args, Clone)]
+pub struct AdaptArgs {
+    /// Training steps.
+    #[arg(long, default_value_t = 150)]
+    pub steps: usize,
+    /// Seed of the training (results are deterministic for a seed).
+    #[arg(long = "adapt-seed", id = "adapt_seed", default_value_t = 1)]
+    pub seed: u64,
+    /// Libraries with fewer videos are not adapted (there is too little to learn from).
+    #[arg(long = "adapt-min-videos", default_value_t = 40)]
+    pub min_videos: usize,
+}
+
+impl AdaptArgs {
+    pub fn options(&self) -> HeadOptions {
+        HeadOptions {
+            steps: self.steps,
+            seed: self.seed,
+            min_videos: self.min_videos,
+            ..HeadOptions::default()
+        }
+    }
 }
 
 impl ClusterArgs {
@@ -155,6 +190,7 @@ impl ClusterArgs {
             },
             seed: self.seed,
             unsorted: !self.no_unsorted,
+            method: self.method,
             ..ClusterOptions::default()
         }
     }
@@ -259,6 +295,16 @@ pub enum Command {
     Cluster {
         #[command(flatten)]
         cluster: ClusterArgs,
+        #[command(flatten)]
+        adapt: AdaptArgs,
+        #[arg(long, default_value = DEFAULT_MODEL)]
+        model: String,
+    },
+    /// Adapt the clustering space to this library: train a small head on its own
+    /// frames (resumes a cancelled run); `cluster --method adapt` then uses it.
+    Adapt {
+        #[command(flatten)]
+        adapt: AdaptArgs,
         #[arg(long, default_value = DEFAULT_MODEL)]
         model: String,
     },
@@ -302,6 +348,18 @@ pub enum Command {
         k: Option<usize>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Methods to score side by side: mean, adapt, scan.
+        #[arg(long, value_delimiter = ',', default_value = "mean", value_parser = parse_method)]
+        method: Vec<Method>,
+        #[command(flatten)]
+        adapt: AdaptArgs,
+        /// The relabel benchmark: this share of the videos is corrected (taught its
+        /// category), and the others are scored with and without learning from it.
+        #[arg(long)]
+        relabel: Option<f64>,
+        /// Random draws of the corrected videos for --relabel.
+        #[arg(long, default_value_t = 20)]
+        draws: usize,
     },
     /// Model weights.
     Models {
@@ -355,6 +413,16 @@ pub enum BenchPart {
     },
     /// t-SNE of a float32 .npy matrix (n × d), writing the n × 2 layout as .npy.
     Tsne { input: PathBuf, output: PathBuf },
+    /// Training time and peak memory of the library-adapted head on a synthetic
+    /// library of N videos × F frames (the real feature and concept sizes).
+    Adapt {
+        #[arg(long, default_value_t = 1000)]
+        videos: usize,
+        #[arg(long, default_value_t = 16)]
+        frames: usize,
+        #[arg(long, default_value_t = 150)]
+        steps: usize,
+    },
     /// Write the stored features of the labelled library under ROOT (categories are
     /// its top-level subfolders, as for `eval`) as .npy files into DIR, for research.
     Export { root: PathBuf, dir: PathBuf },

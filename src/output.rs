@@ -246,19 +246,68 @@ pub fn print_eval(r: &EvalReport) {
         .map(|(c, n)| format!("{c} ({n})"))
         .collect();
     println!("categories ({}): {}", r.categories.len(), cats.join(", "));
+    for sp in &r.spaces {
+        match (&sp.note, sp.adapted) {
+            (Some(note), _) => println!("{}: {note}", sp.method.name()),
+            (None, true) => println!(
+                "{}: adapted to the library in {:.1} s",
+                sp.method.name(),
+                sp.train_seconds
+            ),
+            (None, false) => {}
+        }
+    }
     println!(
-        "\n{:<40} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
-        "run", "k", "ACC", "NMI", "ARI", "purity", "H(t|c) b"
+        "\n{:<6} {:<38} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
+        "method", "run", "k", "ACC", "NMI", "ARI", "purity", "H(t|c) b"
     );
     for run in &r.runs {
         let s = &run.scores;
         println!(
-            "{:<40} {:>4} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>9.3}",
-            run.label, s.clusters, s.accuracy, s.nmi, s.ari, s.purity, s.conditional_entropy_bits
+            "{:<6} {:<38} {:>4} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>9.3}",
+            run.method.name(),
+            run.label,
+            s.clusters,
+            s.accuracy,
+            s.nmi,
+            s.ari,
+            s.purity,
+            s.conditional_entropy_bits
         );
     }
+    if !r.relabel.is_empty() {
+        println!(
+            "\nrelabel benchmark: scores of the videos nobody corrected (ACC / NMI, mean of the draws)"
+        );
+        println!(
+            "{:<6} {:>9} {:>6} {:>15} {:>15} {:>15} {:>11}",
+            "method", "corrected", "draws", "no correction", "pinned", "spread", "wins/losses"
+        );
+        for x in &r.relabel {
+            println!(
+                "{:<6} {:>8.0}% {:>6} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>6}/{}",
+                x.method.name(),
+                x.fraction * 100.0,
+                x.draws,
+                x.untaught.0,
+                x.untaught.1,
+                x.pinned.0,
+                x.pinned.1,
+                x.spread.0,
+                x.spread.1,
+                x.wins,
+                x.losses
+            );
+        }
+    }
     for run in &r.runs {
-        println!("\n{} — {} ({}):", run.label, run.k, run.k_method);
+        println!(
+            "\n{} {} — {} ({}):",
+            run.method.name(),
+            run.label,
+            run.k,
+            run.k_method
+        );
         if !run.k_scores.is_empty() {
             let curve: Vec<String> = run
                 .k_scores
@@ -270,5 +319,32 @@ pub fn print_eval(r: &EvalReport) {
         for (name, n, major) in &run.clusters {
             println!("  {:<28} {:>4}  mostly {}", name, n, major);
         }
+    }
+}
+
+pub fn print_adapt(r: &reelmap_core::learn::AdaptReport) {
+    if let Some(why) = &r.skipped {
+        println!("Not adapted: {why}.");
+        return;
+    }
+    let loss = match (r.first_loss, r.last_loss) {
+        (Some(a), Some(b)) => format!(", loss {a:.3} → {b:.3}"),
+        _ => String::new(),
+    };
+    let resumed = if r.resumed_at > 0 {
+        format!(" (resumed at step {})", r.resumed_at)
+    } else {
+        String::new()
+    };
+    if r.cancelled {
+        println!(
+            "Stopped at step {}{resumed}: run `reelmap adapt` again to continue.",
+            r.steps
+        );
+    } else {
+        println!(
+            "Adapted to {} videos: {} steps in {:.1} s{resumed}{loss}. `reelmap cluster --method adapt` uses it.",
+            r.videos, r.steps, r.seconds
+        );
     }
 }

@@ -2,16 +2,28 @@
 //! `assign`, `export`.
 
 use super::Ctx;
-use crate::cli::{ClusterArgs, ExportFormat};
-use crate::output::{clusters_json, print_clusters};
+use crate::cli::{AdaptArgs, ClusterArgs, ExportFormat};
+use crate::output::{clusters_json, print_adapt, print_clusters};
 use anyhow::{Context, Result, bail};
+use reelmap_core::clustering::Method;
+use reelmap_core::learn;
 use reelmap_core::store::{Catalogue, VideoStatus};
 use std::collections::HashMap;
 use std::path::Path;
 
-pub fn cluster(ctx: &Ctx, cluster: &ClusterArgs, model: &str) -> Result<()> {
+pub fn cluster(ctx: &Ctx, cluster: &ClusterArgs, adapt: &AdaptArgs, model: &str) -> Result<()> {
     let mut cat = ctx.open_db()?;
-    let s = reelmap_core::clustering::cluster_library(&mut cat, model, &cluster.options())?;
+    let opts = cluster.options();
+    if opts.method != Method::Mean && learn::trained_head(&cat, model)?.is_none() {
+        let r = learn::adapt(&mut cat, model, &adapt.options(), &ctx.bars, ctx.cancel)?;
+        if ctx.chatty() {
+            print_adapt(&r);
+        }
+        if r.cancelled {
+            return Ok(());
+        }
+    }
+    let s = reelmap_core::clustering::cluster_library(&mut cat, model, &opts)?;
     if ctx.cli.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
@@ -22,6 +34,12 @@ pub fn cluster(ctx: &Ctx, cluster: &ClusterArgs, model: &str) -> Result<()> {
         print_clusters(&cat, 3)?;
     }
     Ok(())
+}
+
+pub fn adapt(ctx: &Ctx, adapt: &AdaptArgs, model: &str) -> Result<()> {
+    let mut cat = ctx.open_db()?;
+    let r = learn::adapt(&mut cat, model, &adapt.options(), &ctx.bars, ctx.cancel)?;
+    ctx.report(&r, print_adapt)
 }
 
 pub fn clusters(ctx: &Ctx, examples: usize) -> Result<()> {

@@ -8,7 +8,12 @@ use reelmap_core::pipeline;
 use reelmap_core::store::{self, Catalogue};
 use std::path::{Path, PathBuf};
 
-pub fn eval(ctx: &Ctx, root: &Path, model: &ModelArgs, k: Option<usize>, seed: u64) -> Result<()> {
+pub fn eval(
+    ctx: &Ctx,
+    root: &Path,
+    model: &ModelArgs,
+    opts: &reelmap_core::evaluate::EvalOptions,
+) -> Result<()> {
     let db = match &ctx.cli.db {
         Some(p) => p.clone(),
         None => eval_db_path(root)?,
@@ -28,7 +33,7 @@ pub fn eval(ctx: &Ctx, root: &Path, model: &ModelArgs, k: Option<usize>, seed: u
     if ctx.cancel.is_cancelled() {
         return Ok(());
     }
-    let report = reelmap_core::evaluate::evaluate(&cat, e.name(), &root, seed, k)?;
+    let report = reelmap_core::evaluate::evaluate(&cat, e.name(), &root, opts)?;
     ctx.report(&report, |r| {
         print_embed(&ingested.embed);
         print_eval(r);

@@ -114,7 +114,12 @@ pub fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             }
             Ok(())
         }
-        Command::Cluster { cluster, model } => catalogue::cluster(&ctx, cluster, model),
+        Command::Cluster {
+            cluster,
+            adapt,
+            model,
+        } => catalogue::cluster(&ctx, cluster, adapt, model),
+        Command::Adapt { adapt, model } => catalogue::adapt(&ctx, adapt, model),
         Command::Clusters { examples } => catalogue::clusters(&ctx, *examples),
         Command::Videos { failed, cluster } => catalogue::videos(&ctx, *failed, *cluster),
         Command::Rename { cluster, name } => catalogue::rename(&ctx, *cluster, name),
@@ -125,7 +130,22 @@ pub fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             model,
             k,
             seed,
-        } => eval::eval(&ctx, root, model, *k, *seed),
+            method,
+            adapt,
+            relabel,
+            draws,
+        } => eval::eval(
+            &ctx,
+            root,
+            model,
+            &reelmap_core::evaluate::EvalOptions {
+                seed: *seed,
+                k: *k,
+                methods: method.clone(),
+                head: adapt.options(),
+                relabel: relabel.map(|f| (f, *draws)),
+            },
+        ),
         Command::Models { cmd } => models::models(&ctx, cmd),
         Command::Bench {
             part,

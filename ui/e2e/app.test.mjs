@@ -708,6 +708,51 @@ describe('Reelmap UI', () => {
     await shot('17-same-file');
   });
 
+  test('re-clustering adapted to the library says when the library is too small to learn from', async () => {
+    await goto('#/');
+    await page.getByTestId('cluster-grid').waitFor();
+    const before = (await api('/api/status')).job?.id ?? -1;
+    await page.getByTestId('header-recluster').click();
+    await page.getByTestId('recluster-dialog').waitFor();
+    await page.getByTestId('recluster-adapt').check();
+    await page.getByTestId('recluster-start').click();
+    await page.getByTestId('recluster-dialog').waitFor({ state: 'detached' });
+    const job = await jobAfter(before);
+    assert.ok(job, 'the re-cluster job did not end within 60 s');
+    assert.equal(job.state, 'done', job.message);
+    assert.match(job.message, /not adapted: \d+ videos are too few/);
+  });
+
+  test('videos like the ones a person filed are suggested; accept and reject take one click', async () => {
+    const byName = await videosByName();
+    const cats = [...byName.values()].filter((v) => /^cats-\d/.test(v.name)).sort((a, b) => a.name.localeCompare(b.name));
+    assert.ok(cats.length >= 4, [...byName.keys()].join(', '));
+    const r = await context.request.post(`${ORIGIN}/api/assign`, {
+      data: { videos: [cats[0].id, cats[1].id], new_folder: 'My cats' },
+    });
+    assert.equal(r.status(), 200, await r.text());
+    const mine = (await r.json()).cluster_id;
+    const suggested = await api(`/api/clusters/${mine}/suggestions`);
+    const ids = suggested.map((s) => s.video.id);
+    assert.ok(ids.includes(cats[2].id) && ids.includes(cats[3].id), JSON.stringify(suggested.map((s) => s.video.name)));
+    await goto(`#/cluster/${mine}`);
+    await page.getByTestId('suggestions-toggle').click();
+    const row = (id) => page.locator(`[data-testid="suggestion"][data-video-id="${id}"]`);
+    await row(cats[2].id).getByTestId('suggestion-accept').click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="cluster-view-count"]')?.textContent?.startsWith('3 '),
+      null,
+      { timeout: 10_000 },
+    );
+    await row(cats[3].id).waitFor();
+    await row(cats[3].id).getByTestId('suggestion-reject').click();
+    await row(cats[3].id).waitFor({ state: 'detached' });
+    await shot('18-suggestions');
+    const after = (await api(`/api/clusters/${mine}/suggestions`)).map((s) => s.video.id);
+    assert.ok(!after.includes(cats[3].id), 'a rejected video is not suggested again');
+    assert.equal((await videosByName()).get(cats[2].name).cluster.id, mine);
+  });
+
   test('no script errors on the page', () => {
     assert.deepEqual(pageErrors, []);
   });

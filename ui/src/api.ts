@@ -23,6 +23,7 @@ export type {
   PlanItem,
   ServerEvent,
   Status,
+  Suggestion,
   Video,
   VideoDetail,
   VideoPage,
@@ -37,9 +38,11 @@ import type {
   ApplyReport,
   ServerEvent,
   Status,
+  Suggestion,
   Video,
   VideoDetail,
   VideoPage,
+  Method,
 } from './generated/api';
 
 export type ApplyMode = Mode;
@@ -110,7 +113,11 @@ export const api = {
   rename: (id: number, name: string) => post<EditResult>(`/api/clusters/${id}/rename`, { name }),
   merge: (id: number, into: number) => post<EditResult>(`/api/clusters/${id}/merge`, { into }),
   undo: () => post<{ undone: string | null }>('/api/undo'),
-  recluster: (k: number | null) => post<JobStatus>('/api/recluster', { k }),
+  recluster: (k: number | null, method: Method = 'mean', adapt = false) =>
+    post<JobStatus>('/api/recluster', { k, method, adapt }),
+  suggestions: (cluster: number) => get<Suggestion[]>(`/api/clusters/${cluster}/suggestions`),
+  rejectSuggestion: (cluster: number, video: number) =>
+    post<{ cancelled: boolean }>(`/api/clusters/${cluster}/suggestions/reject`, { video }),
   applyPlan: (target: string) =>
     get<Plan[]>(`/api/apply/plan${target ? `?target=${encodeURIComponent(target)}` : ''}`),
   apply: (mode: ApplyMode, target: string) =>

@@ -279,9 +279,13 @@ export async function cancelJob(): Promise<void> {
   }
 }
 
-export async function startRecluster(k: number | null): Promise<boolean> {
+export async function startRecluster(
+  k: number | null,
+  method: 'mean' | 'adapt' | 'scan' = 'mean',
+  adapt = false,
+): Promise<boolean> {
   try {
-    const job = await api.recluster(k);
+    const job = await api.recluster(k, method, adapt);
     setState((s) => ({ job: pickJob(s.job, job) }));
     return true;
   } catch (e) {

@@ -2,7 +2,7 @@
 //! points of the feature time series ("keyframes"), feature-image strips, and the
 //! stored 2-D maps of videos and frames.
 
-use crate::clustering::{self, FeatureSpace};
+use crate::clustering;
 use crate::store::Catalogue;
 use crate::util::dot;
 use anyhow::Result;
@@ -14,8 +14,7 @@ pub fn nearest(cat: &Catalogue, model: &str, video_id: i64, k: usize) -> Result<
     let Some(i) = pts.ids.iter().position(|&v| v == video_id) else {
         return Ok(vec![]);
     };
-    let space = FeatureSpace::fit(&pts.descriptors, &pts.class_probs);
-    let data = space.transform_all(&pts.descriptors, &pts.class_probs);
+    let data = clustering::points_in_library_space(cat, model, &pts)?;
     let mut sims: Vec<(i64, f32)> = pts
         .ids
         .iter()

@@ -12,6 +12,7 @@ pub mod embed;
 pub mod error;
 pub mod evaluate;
 pub mod insights;
+pub mod learn;
 pub mod map;
 pub mod metrics;
 pub mod pipeline;

@@ -2,7 +2,7 @@
 //! space) or of every sampled frame, stored with the signature of the data it was
 //! made from so that a stale map is recomputed.
 
-use crate::clustering::{self, FeatureSpace};
+use crate::clustering;
 use crate::store::Catalogue;
 pub use crate::store::maps::MapPoint;
 use anyhow::Result;
@@ -31,8 +31,7 @@ pub fn compute_map(
         cat.all_frame_features(model)?.into_iter().unzip()
     } else {
         let pts = clustering::load_points(cat, model)?;
-        let space = FeatureSpace::fit(&pts.descriptors, &pts.class_probs);
-        let data = space.transform_all(&pts.descriptors, &pts.class_probs);
+        let data = clustering::points_in_library_space(cat, model, &pts)?;
         (pts.ids.iter().map(|&v| (v, -1)).collect(), data)
     };
     let pos = reelmap_tsne::tsne(&data, &reelmap_tsne::TsneOptions::default(), progress);

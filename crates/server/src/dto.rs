@@ -4,6 +4,7 @@
 
 use crate::jobs::JobStatus;
 use reelmap_core::apply::{ApplyReport, BatchInfo, UndoReport};
+use reelmap_core::clustering::Method;
 use reelmap_core::insights::ChangePoint;
 use reelmap_core::plan::{Plan, PlanItem};
 use reelmap_core::store::edits::EditResult;
@@ -181,6 +182,29 @@ pub struct LibraryRequest {
 #[derive(Debug, Deserialize, TS)]
 pub struct ReclusterRequest {
     pub k: Option<usize>,
+    /// "mean" (default), "adapt" or "scan".
+    #[serde(default)]
+    #[ts(optional)]
+    pub method: Option<Method>,
+    /// Train the head adapted to the library first ("Adapt to my library").
+    #[serde(default)]
+    #[ts(optional)]
+    pub adapt: Option<bool>,
+}
+
+/// A video that probably belongs in a cluster.
+#[derive(Debug, Serialize, TS)]
+pub struct Suggestion {
+    pub video: Video,
+    pub score: f32,
+    /// "taught": the person's own videos of this cluster point to it; "closer":
+    /// nearly as close to this cluster as to its own.
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, TS)]
+pub struct RejectRequest {
+    pub video: i64,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -242,7 +266,10 @@ pub fn typescript() -> String {
         Undone::decl(),
         ServerEvent::decl(),
         LibraryRequest::decl(),
+        Method::decl(),
         ReclusterRequest::decl(),
+        Suggestion::decl(),
+        RejectRequest::decl(),
         AssignRequest::decl(),
         RenameRequest::decl(),
         MergeRequest::decl(),

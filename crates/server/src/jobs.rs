@@ -3,8 +3,9 @@
 //! streams to the page and a cancel button.
 
 use anyhow::Result;
-use reelmap_core::clustering::{self, ClusterOptions, KChoice};
+use reelmap_core::clustering::{self, ClusterOptions, KChoice, Method};
 use reelmap_core::config::EngineConfig;
+use reelmap_core::learn::{self, head::HeadOptions};
 use reelmap_core::pipeline::{self, Grouping, OrganiseOptions};
 use reelmap_core::progress::{Cancel, Event, Progress};
 use reelmap_core::store::Catalogue;
@@ -46,8 +47,13 @@ pub enum JobKind {
     /// Scan these folders, embed what is new, cluster (or file new videos into the
     /// existing clusters), then lay out the map.
     Library(Vec<PathBuf>),
-    /// Re-cluster with a given k (None: automatic).
-    Recluster(Option<usize>),
+    /// Re-cluster with a given k (None: automatic), with a method; `adapt` first
+    /// (re)trains the head adapted to the library.
+    Recluster {
+        k: Option<usize>,
+        method: Method,
+        adapt: bool,
+    },
     /// Compute the 2-D map of videos or frames.
     Map(String),
 }
@@ -185,7 +191,7 @@ impl Jobs {
                 id: *id,
                 kind: match &kind {
                     JobKind::Library(_) => "library".into(),
-                    JobKind::Recluster(_) => "recluster".into(),
+                    JobKind::Recluster { .. } => "recluster".into(),
                     JobKind::Map(k) => format!("map:{k}"),
                 },
                 state: JobState::Running,
@@ -280,7 +286,26 @@ impl Jobs {
                     scan.failed + embedded.failed
                 ))
             }
-            JobKind::Recluster(k) => {
+            JobKind::Recluster { k, method, adapt } => {
+                let model = &self.engine.model;
+                let mut note = String::new();
+                if *adapt
+                    || (*method != Method::Mean && learn::trained_head(&cat, model)?.is_none())
+                {
+                    let r =
+                        learn::adapt(&mut cat, model, &HeadOptions::default(), progress, cancel)?;
+                    if r.cancelled {
+                        return Ok(format!(
+                            "adapting stopped at step {} of {}; start again to continue",
+                            r.steps,
+                            HeadOptions::default().steps
+                        ));
+                    }
+                    note = match r.skipped {
+                        Some(why) => format!("; not adapted: {why}"),
+                        None => format!("; adapted to {} videos in {:.0} s", r.videos, r.seconds),
+                    };
+                }
                 progress.event(Event::Stage {
                     stage: "cluster".into(),
                     total: 0,
@@ -290,11 +315,18 @@ impl Jobs {
                         Some(k) if *k > 0 => KChoice::Fixed(*k),
                         _ => KChoice::Auto,
                     },
+                    method: if *adapt && *method == Method::Mean {
+                        Method::Adapt
+                    } else {
+                        *method
+                    },
                     ..ClusterOptions::default()
                 };
-                let s = clustering::cluster_library(&mut cat, &self.engine.model, &opts)?;
+                let s = clustering::cluster_library(&mut cat, model, &opts)?;
+                // The map follows the space the videos are now clustered in.
+                pipeline::compute_map(&mut cat, model, "video", progress)?;
                 Ok(format!(
-                    "{} videos in {} clusters ({})",
+                    "{} videos in {} clusters ({}){note}",
                     s.videos, s.k, s.k_method
                 ))
             }

@@ -197,6 +197,14 @@ fn router(state: Shared) -> Router {
             "/api/clusters/{id}/merge",
             post(routes::clusters::merge_cluster),
         )
+        .route(
+            "/api/clusters/{id}/suggestions",
+            get(routes::clusters::suggestions),
+        )
+        .route(
+            "/api/clusters/{id}/suggestions/reject",
+            post(routes::clusters::reject_suggestion),
+        )
         .route("/api/videos/failed", get(routes::videos::failed_videos))
         .route("/api/videos/{id}", get(routes::videos::video_detail))
         .route("/api/videos/{id}/poster.jpg", get(routes::videos::poster))

@@ -46,6 +46,11 @@ pub fn bench(
             let files = throughput::make_corpus(dir, *videos)?;
             serde_json::json!({"dir": dir, "videos": files.len()})
         }
+        BenchPart::Adapt {
+            videos,
+            frames,
+            steps,
+        } => serde_json::to_value(npy::adapt_speed(*videos, *frames, *steps)?)?,
         BenchPart::Tsne { input, output } => serde_json::to_value(npy::tsne_npy(input, output)?)?,
         BenchPart::Export { root, dir } => {
             let db = match &ctx.cli.db {

@@ -295,3 +295,70 @@ pub fn tsne_npy(input: &Path, output: &Path) -> Result<TsneReport> {
         load_average: super::throughput::load_average(),
     })
 }
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdaptSpeed {
+    pub videos: usize,
+    pub frames: usize,
+    pub steps: usize,
+    pub inputs: usize,
+    pub seconds: f64,
+    pub first_loss: f32,
+    pub last_loss: f32,
+    pub peak_rss_mib: f64,
+    pub load_average: String,
+}
+
+/// `reelmap bench adapt`: the head's training on a synthetic library (groups of
+/// videos around random directions, frames scattered around their video), with the
+/// real input sizes: 1280 feature dimensions beside the concept dimensions.
+pub fn adapt_speed(videos: usize, frames: usize, steps: usize) -> Result<AdaptSpeed> {
+    use reelmap_core::learn::head::{HeadOptions, TrainingSet, train};
+    let concept_dims = clustering::concept_vector(&vec![0.001; 1000]).len();
+    let mut rng = reelmap_numeric::SplitMix64::seeded(7);
+    let mut unit = |centre: &[f32], spread: f32| -> Vec<f32> {
+        let mut v: Vec<f32> = centre
+            .iter()
+            .map(|c| c + spread * rng.normal() as f32)
+            .collect();
+        reelmap_numeric::l2_normalize(&mut v);
+        v
+    };
+    let groups: Vec<(Vec<f32>, Vec<f32>)> = (0..40)
+        .map(|_| {
+            (
+                unit(&vec![0.0; 1280], 1.0),
+                unit(&vec![0.0; concept_dims], 1.0),
+            )
+        })
+        .collect();
+    let mut set = TrainingSet {
+        frames: Vec::with_capacity(videos),
+        concepts: Vec::with_capacity(videos),
+    };
+    for v in 0..videos {
+        let (f, c) = &groups[v % groups.len()];
+        let own = unit(f, 0.03);
+        set.frames
+            .push((0..frames).map(|_| unit(&own, 0.02)).collect());
+        set.concepts.push(unit(c, 0.03));
+    }
+    let opts = HeadOptions {
+        steps,
+        min_videos: 0,
+        ..HeadOptions::default()
+    };
+    let t = Instant::now();
+    let ck = train(&set, &opts, None, &mut |_, _, _| true, 0, &mut |_| Ok(()))?;
+    Ok(AdaptSpeed {
+        videos,
+        frames,
+        steps,
+        inputs: 1280 + concept_dims,
+        seconds: t.elapsed().as_secs_f64(),
+        first_loss: ck.losses.first().copied().unwrap_or(f32::NAN),
+        last_loss: ck.losses.last().copied().unwrap_or(f32::NAN),
+        peak_rss_mib: super::throughput::peak_rss_mib(),
+        load_average: super::throughput::load_average(),
+    })
+}

@@ -45,12 +45,14 @@ function ReclusterDialog() {
   const [auto, setAuto] = useState(true);
   const [k, setK] = useState(() => Math.max(2, clusters.filter((c) => c.kind === 'normal').length || 8));
   const [busy, setBusy] = useState(false);
+  const [adapt, setAdapt] = useState(false);
+  const [scan, setScan] = useState(false);
   const valid = auto || (Number.isInteger(k) && k >= 2 && k <= 500);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!valid) return;
     setBusy(true);
-    const ok = await startRecluster(auto ? null : k);
+    const ok = await startRecluster(auto ? null : k, scan ? 'scan' : adapt ? 'adapt' : 'mean', adapt);
     setBusy(false);
     if (ok) closeDialog();
   };
@@ -103,6 +105,33 @@ function ReclusterDialog() {
               />
               <span class="muted">clusters</span>
             </span>
+          </span>
+        </label>
+        <label class="choice">
+          <input
+            type="checkbox"
+            checked={adapt}
+            onChange={(e) => setAdapt((e.target as HTMLInputElement).checked)}
+            data-testid="recluster-adapt"
+          />
+          <span>
+            <strong>Adapt to my library</strong>
+            <span class="muted">
+              Learn from your own videos first (a few seconds to a minute; libraries under 40 videos are too small
+              and keep the plain comparison).
+            </span>
+          </span>
+        </label>
+        <label class="choice">
+          <input
+            type="checkbox"
+            checked={scan}
+            onChange={(e) => setScan((e.target as HTMLInputElement).checked)}
+            data-testid="recluster-scan"
+          />
+          <span>
+            <strong>Refine with neighbours (SCAN)</strong>
+            <span class="muted">Videos follow the cluster of the videos most like them.</span>
           </span>
         </label>
         <p class="hint">

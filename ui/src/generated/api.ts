@@ -145,7 +145,26 @@ export type ServerEvent = { "type": "job", job: JobStatus, } | { "type": "librar
 
 export type LibraryRequest = { paths: Array<string>, };
 
-export type ReclusterRequest = { k: number | null, };
+export type Method = "mean" | "adapt" | "scan";
+
+export type ReclusterRequest = { k: number | null, 
+/**
+ * "mean" (default), "adapt" or "scan".
+ */
+method?: Method, 
+/**
+ * Train the head adapted to the library first ("Adapt to my library").
+ */
+adapt?: boolean, };
+
+export type Suggestion = { video: Video, score: number, 
+/**
+ * "taught": the person's own videos of this cluster point to it; "closer":
+ * nearly as close to this cluster as to its own.
+ */
+reason: string, };
+
+export type RejectRequest = { video: number, };
 
 export type AssignRequest = { videos: Array<number>, cluster: number | null, new_folder: string | null, };
 

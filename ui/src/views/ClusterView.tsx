@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ClusterListItem, NewFolderTarget } from '../components/ClusterCard';
 import { ClusterName } from '../components/ClusterName';
 import { Icon } from '../components/Icon';
+import { Suggestions } from '../components/Suggestions';
 import { VideoGrid } from '../components/VideoGrid';
 import { clusterColours, plural } from '../format';
 import { href, navigate, videoRoute } from '../router';
@@ -125,6 +126,7 @@ export function ClusterView({ id }: { id: number }) {
             </button>
           </div>
         </div>
+        {cluster.kind === 'normal' ? <Suggestions clusterId={cluster.id} /> : null}
         <VideoGrid
           clusterId={cluster.id}
           clusters={clusters}

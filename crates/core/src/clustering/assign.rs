@@ -1,6 +1,6 @@
 //! Filing newly embedded videos into the existing clusters without re-clustering.
 
-use super::space::{FeatureSpace, space_key};
+use super::space::LibrarySpace;
 use super::{Points, UNSORTED_NAME, load_points};
 use crate::store::Catalogue;
 use anyhow::Result;
@@ -8,7 +8,9 @@ use reelmap_numeric::dot;
 use std::collections::{HashMap, HashSet};
 
 /// Files newly embedded videos into the existing clusters without re-clustering:
-/// nearest centroid (user-named clusters included), or Unsorted if they fit none.
+/// first by what the person taught (a new video that label spreading from the
+/// user-assigned videos reaches with confidence joins their cluster), else the
+/// nearest centroid (user-named clusters included), or Unsorted if it fits none.
 /// Returns how many were assigned; 0 when there is no clustering yet.
 pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     let clusters: Vec<(i64, Vec<f32>)> = {
@@ -31,11 +33,10 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
         return Ok(0);
     }
     // Same space as when clustering, so centroids and points are comparable.
-    let space: FeatureSpace = cat
-        .meta(&space_key(model))?
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_else(|| FeatureSpace::fit(&raw, &raw_probs));
-    let data = space.transform_all(&raw, &raw_probs);
+    let space =
+        LibrarySpace::load(cat, model)?.unwrap_or_else(|| LibrarySpace::plain(&raw, &raw_probs));
+    let data = space.transform_all(&raw, &raw_probs)?;
+    let taught = taught_clusters(cat, &ids, &data)?;
     // Typical similarity of already-assigned members, to decide what "fits".
     let centroid_of: HashMap<i64, &Vec<f32>> = clusters.iter().map(|(id, c)| (*id, c)).collect();
     let mut member_sims = Vec::new();
@@ -59,6 +60,11 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
         if assigned.contains(vid) {
             continue;
         }
+        if let Some(&cluster) = taught.get(&i) {
+            let sim = centroid_of.get(&cluster).map_or(0.0, |c| dot(&data[i], c));
+            items.push((*vid, cluster, (1.0 - sim as f64).max(0.0)));
+            continue;
+        }
         let (best, sim) = clusters
             .iter()
             .filter(|(_, c)| c.len() == data[i].len())
@@ -78,4 +84,61 @@ pub fn assign_new_videos(cat: &mut Catalogue, model: &str) -> Result<usize> {
     let n = items.len();
     cat.assign_auto(&items)?;
     Ok(n)
+}
+
+/// The videos (by index) that label spreading from the user-assigned ones reaches
+/// with confidence, with the cluster they reach (rejected pairs excluded).
+pub(crate) fn taught_clusters(
+    cat: &Catalogue,
+    ids: &[i64],
+    data: &[Vec<f32>],
+) -> Result<HashMap<usize, i64>> {
+    Ok(taught_clusters_scored(cat, ids, data)?
+        .into_iter()
+        .filter(|(_, (_, _, accepted))| *accepted)
+        .map(|(i, (c, _, _))| (i, c))
+        .collect())
+}
+
+/// Every video (by index) that label spreading from the user-assigned ones reaches:
+/// (cluster, confidence, confident enough to be filed there).
+pub(crate) fn taught_clusters_scored(
+    cat: &Catalogue,
+    ids: &[i64],
+    data: &[Vec<f32>],
+) -> Result<HashMap<usize, (i64, f32, bool)>> {
+    let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let mut clusters: Vec<i64> = Vec::new();
+    let mut taught = Vec::new();
+    for a in cat.assignments()? {
+        if a.source != crate::store::Source::User {
+            continue;
+        }
+        let Some(&i) = index.get(&a.video_id) else {
+            continue;
+        };
+        let class = match clusters.iter().position(|c| *c == a.cluster_id) {
+            Some(c) => c,
+            None => {
+                clusters.push(a.cluster_id);
+                clusters.len() - 1
+            }
+        };
+        taught.push((i, class));
+    }
+    if taught.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let refused: Vec<(usize, usize)> = cat
+        .rejections()?
+        .into_iter()
+        .filter_map(|(v, c)| Some((*index.get(&v)?, clusters.iter().position(|x| *x == c)?)))
+        .collect();
+    Ok(
+        crate::learn::relabel::spread(data, &taught, clusters.len(), &refused)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, (clusters[s.class], s.confidence, s.accepted))))
+            .collect(),
+    )
 }

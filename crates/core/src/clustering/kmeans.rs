@@ -147,6 +147,36 @@ fn lloyd(
     }
 }
 
+/// The partition `labels` (of `k` clusters) with its centres, the means of the
+/// members (zero for a cluster without any).
+pub fn partition(data: &[Vec<f32>], k: usize, labels: Vec<usize>) -> KMeans {
+    let dim = data.first().map_or(0, Vec::len);
+    let mut sums = vec![vec![0f64; dim]; k];
+    let mut counts = vec![0usize; k];
+    for (p, &l) in data.iter().zip(&labels) {
+        counts[l] += 1;
+        for (s, &x) in sums[l].iter_mut().zip(p) {
+            *s += x as f64;
+        }
+    }
+    let centroids: Vec<Vec<f32>> = sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, &c)| s.iter().map(|x| (x / c.max(1) as f64) as f32).collect())
+        .collect();
+    let inertia = data
+        .iter()
+        .zip(&labels)
+        .map(|(p, &l)| squared_distance(p, &centroids[l]) as f64)
+        .sum();
+    KMeans {
+        k,
+        labels,
+        centroids,
+        inertia,
+    }
+}
+
 /// k-means with k-means++ seeding and `restarts` runs, keeping the lowest inertia.
 /// Deterministic for a given seed.
 pub fn kmeans(data: &[Vec<f32>], k: usize, restarts: usize, seed: u64) -> KMeans {

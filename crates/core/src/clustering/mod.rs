@@ -13,7 +13,7 @@ pub mod space;
 pub use assign::assign_new_videos;
 pub use consensus::{AutoK, Consensus};
 pub use kmeans::KMeans;
-pub use space::{FeatureSpace, concept_vector};
+pub use space::{FeatureSpace, LibrarySpace, concept_vector};
 
 use crate::store::ClusterKind;
 use crate::store::Source;
@@ -21,13 +21,45 @@ use crate::store::{Catalogue, ClusteringPlan, PlannedCluster};
 use crate::util::dot;
 use anyhow::Result;
 use consensus::auto_k;
-use space::space_key;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KChoice {
     Fixed(usize),
     Auto,
+}
+
+/// How videos are clustered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// k-means in the plain space (mean frame features beside the concepts).
+    Mean,
+    /// The same in the space adapted to the library (`learn::head`), when the
+    /// library has a trained head; else the plain space.
+    Adapt,
+    /// The adapted (or plain) space, then SCAN refines the partition.
+    Scan,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Mean => "mean",
+            Method::Adapt => "adapt",
+            Method::Scan => "scan",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "mean" => Some(Method::Mean),
+            "adapt" => Some(Method::Adapt),
+            "scan" => Some(Method::Scan),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +69,8 @@ pub struct ClusterOptions {
     pub restarts: usize,
     /// Put videos that fit no cluster into "Unsorted".
     pub unsorted: bool,
+    pub method: Method,
+    pub scan: crate::learn::scan::ScanOptions,
 }
 
 impl Default for ClusterOptions {
@@ -46,6 +80,8 @@ impl Default for ClusterOptions {
             seed: 1,
             restarts: 10,
             unsorted: true,
+            method: Method::Mean,
+            scan: Default::default(),
         }
     }
 }
@@ -152,10 +188,25 @@ pub fn cluster_points(
             (auto.k.max(min_k), auto.method, auto.scores)
         }
     };
-    let km = match &consensus {
+    let slots_pinned = fixed.iter().flatten().map(|s| s + 1).max().unwrap_or(0);
+    let mut km = match &consensus {
         Some(c) if !shaped && k >= 2 => kmeans::kmeans_from(data, c.centres(data, k), fixed),
+        // The consensus partition, its clusters matched to the person's: k-means++
+        // restarts around the pinned points got stuck, and correcting a few videos
+        // made the others worse.
+        Some(c) if k >= 2 && initial.len() >= slots_pinned && initial.len() <= k => {
+            kmeans::kmeans_from(data, around_pinned(initial, c.centres(data, k), k), fixed)
+        }
         _ => kmeans::kmeans_constrained(data, k.max(1), opts.restarts, opts.seed, fixed, initial),
     };
+    let mut method = method;
+    if opts.method == Method::Scan
+        && km.k >= 2
+        && let Some(refined) = scan_refine(data, &km, fixed, &opts.scan)
+    {
+        km = refined;
+        method.push_str(" + SCAN");
+    }
     let outliers = if opts.unsorted {
         find_outliers(data, &km, fixed)
     } else {
@@ -167,6 +218,54 @@ pub fn cluster_points(
         method,
         k_scores,
     }
+}
+
+/// The consensus centres (`cut`) ordered so that the person's clusters come first:
+/// each takes the consensus centre most similar to its members' mean (`initial`);
+/// the rest follow, `k` in all. A few taught videos make a noisy mean, so the
+/// consensus centre they point at is the better start.
+fn around_pinned(initial: &[Vec<f32>], mut cut: Vec<Vec<f32>>, k: usize) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(k);
+    for c in initial {
+        if cut.is_empty() {
+            out.push(c.clone());
+            continue;
+        }
+        let nearest = (0..cut.len())
+            .max_by(|&a, &b| dot(c, &cut[a]).total_cmp(&dot(c, &cut[b])).then(b.cmp(&a)))
+            .expect("not empty");
+        out.push(cut.remove(nearest));
+    }
+    out.extend(cut);
+    out.truncate(k);
+    out
+}
+
+/// SCAN's refinement of a k-means partition (pinned points keep their cluster), as a
+/// partition with its centres; None if SCAN failed (the partition is kept then).
+fn scan_refine(
+    data: &[Vec<f32>],
+    km: &KMeans,
+    fixed: &[Option<usize>],
+    opts: &crate::learn::scan::ScanOptions,
+) -> Option<KMeans> {
+    let centres: Vec<Vec<f32>> = km
+        .centroids
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            reelmap_numeric::l2_normalize(&mut c);
+            c
+        })
+        .collect();
+    let neighbours = crate::learn::relabel::knn(data, opts.neighbours);
+    let mut labels = crate::learn::scan::refine(data, &centres, &neighbours, opts).ok()?;
+    for (l, f) in labels.iter_mut().zip(fixed) {
+        if let Some(slot) = f {
+            *l = *slot;
+        }
+    }
+    Some(kmeans::partition(data, km.k, labels))
 }
 
 /// Re-clusters the whole catalogue for `model`, keeping user assignments and
@@ -191,10 +290,10 @@ pub fn cluster_library(
             k_scores: vec![],
         });
     }
-    let space = FeatureSpace::fit(&raw, &raw_probs);
-    let data = space.transform_all(&raw, &raw_probs);
+    let (space, space_note) = library_space(cat, model, opts.method, &raw, &raw_probs)?;
+    let data = space.transform_all(&raw, &raw_probs)?;
     // Remember the space so that videos added later are compared in the same one.
-    cat.set_meta(&space_key(model), &serde_json::to_string(&space)?)?;
+    space.save(cat, model)?;
     let probs: HashMap<i64, Vec<f32>> =
         ids.iter().copied().zip(raw_probs.iter().cloned()).collect();
 
@@ -223,10 +322,13 @@ pub fn cluster_library(
         .enumerate()
         .map(|(i, id)| (*id, i))
         .collect();
-    let fixed: Vec<Option<usize>> = ids
+    let user_fixed: Vec<Option<usize>> = ids
         .iter()
         .map(|v| user_asg.get(v).and_then(|c| slot_of.get(c)).copied())
         .collect();
+    // What the person taught spreads to the videos near it: those reached with
+    // confidence are pinned beside the taught ones (as automatic members).
+    let fixed = spread_taught(cat, &ids, &data, &user_fixed, &slot_of)?;
     // Initial centres of user clusters: mean of their current members.
     let old_members: HashMap<i64, i64> = assignments
         .iter()
@@ -253,9 +355,12 @@ pub fn cluster_library(
     let Clustering {
         km,
         outliers,
-        method,
+        mut method,
         k_scores,
     } = clustering;
+    if let Some(note) = space_note {
+        method = format!("{method}; {note}");
+    }
     let k = km.k;
 
     // Old automatic clusters keep their id when they mostly hold the same videos.
@@ -321,7 +426,7 @@ pub fn cluster_library(
     let mut planned = Vec::new();
     for j in 0..k {
         let members: Vec<(i64, f64)> = (0..ids.len())
-            .filter(|&i| km.labels[i] == j && fixed[i].is_none() && !outliers.contains(&i))
+            .filter(|&i| km.labels[i] == j && user_fixed[i].is_none() && !outliers.contains(&i))
             .map(|i| {
                 (
                     ids[i],
@@ -383,6 +488,77 @@ pub fn cluster_library(
         unsorted: outliers.len(),
         k_scores,
     })
+}
+
+/// The points of these videos in the space the library was clustered in: the
+/// adapted space when the last clustering used it (and its head is still stored),
+/// else the plain space fitted to these videos. For the map and nearest videos.
+pub fn points_in_library_space(
+    cat: &Catalogue,
+    model: &str,
+    pts: &Points,
+) -> Result<Vec<Vec<f32>>> {
+    match LibrarySpace::load(cat, model)? {
+        Some(space) if space.is_adapted() => {
+            space.transform_all(&pts.descriptors, &pts.class_probs)
+        }
+        _ => Ok(FeatureSpace::fit(&pts.descriptors, &pts.class_probs)
+            .transform_all(&pts.descriptors, &pts.class_probs)),
+    }
+}
+
+/// The space to cluster in for `method`, and a note when it is not what was asked.
+fn library_space(
+    cat: &Catalogue,
+    model: &str,
+    method: Method,
+    raw: &[Vec<f32>],
+    probs: &[Vec<f32>],
+) -> Result<(LibrarySpace, Option<String>)> {
+    if method == Method::Mean {
+        return Ok((LibrarySpace::plain(raw, probs), None));
+    }
+    match crate::learn::trained_head(cat, model)? {
+        Some((head, details)) => Ok((
+            LibrarySpace::adapted(details.space, head, raw, probs)?,
+            None,
+        )),
+        None => Ok((
+            LibrarySpace::plain(raw, probs),
+            Some("plain space: the library has no adapted head".into()),
+        )),
+    }
+}
+
+/// `user_fixed` (each video's user cluster slot) plus the videos that label
+/// spreading from them reaches with confidence, unless the person rejected that.
+fn spread_taught(
+    cat: &Catalogue,
+    ids: &[i64],
+    data: &[Vec<f32>],
+    user_fixed: &[Option<usize>],
+    slot_of: &HashMap<i64, usize>,
+) -> Result<Vec<Option<usize>>> {
+    let taught: Vec<(usize, usize)> = user_fixed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| (i, s)))
+        .collect();
+    if taught.is_empty() {
+        return Ok(user_fixed.to_vec());
+    }
+    let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let refused: Vec<(usize, usize)> = cat
+        .rejections()?
+        .into_iter()
+        .filter_map(|(v, c)| Some((*index.get(&v)?, *slot_of.get(&c)?)))
+        .collect();
+    let spread = crate::learn::relabel::spread(data, &taught, slot_of.len(), &refused);
+    Ok(user_fixed
+        .iter()
+        .zip(spread)
+        .map(|(f, s)| f.or(s.filter(|s| s.accepted).map(|s| s.class)))
+        .collect())
 }
 
 /// Videos that fit no cluster: those left alone in a cluster of their own (a folder

@@ -18,7 +18,7 @@ use reelmap_numeric::l2_normalize;
 /// The concept half is what lifts the scores well above the descriptor alone
 /// (`bench/PROFILING.md`). The means are stored so that videos added later land in
 /// the same space.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureSpace {
     pub desc_mean: Vec<f32>,
     pub concept_mean: Vec<f32>,
@@ -90,6 +90,17 @@ impl FeatureSpace {
         }
     }
 
+    /// A descriptor (or one frame's feature) centred on the library's mean descriptor,
+    /// unit length.
+    pub fn centre_descriptor(&self, descriptor: &[f32]) -> Vec<f32> {
+        centred_unit(descriptor, &self.desc_mean)
+    }
+
+    /// The concept part of a video, centred on the library's mean, unit length.
+    pub fn centre_concept(&self, class_probs: &[f32]) -> Vec<f32> {
+        centred_unit(&concept_vector(class_probs), &self.concept_mean)
+    }
+
     /// The unit-length point of one video.
     pub fn transform(&self, descriptor: &[f32], class_probs: &[f32]) -> Vec<f32> {
         let mut v = centred_unit(descriptor, &self.desc_mean);
@@ -118,4 +129,136 @@ impl FeatureSpace {
 /// added later are compared in the same space.
 pub(crate) fn space_key(model: &str) -> String {
     format!("feature_space:{model}")
+}
+
+/// The space a library was clustered in: the plain one, or one whose descriptor part
+/// is the hidden layer of the head adapted to the library (`learn::head`), beside the
+/// same concept part.
+#[derive(Debug, Clone)]
+pub struct LibrarySpace {
+    pub base: FeatureSpace,
+    pub adapted: Option<Adapted>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Adapted {
+    pub head: crate::learn::head::Head,
+    /// The library's mean hidden layer, removed like the descriptors' mean.
+    pub hidden_mean: Vec<f32>,
+}
+
+/// What the catalogue keeps of a [`LibrarySpace`] (the head itself is stored apart).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct StoredSpace {
+    #[serde(flatten)]
+    base: FeatureSpace,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hidden_mean: Option<Vec<f32>>,
+}
+
+impl LibrarySpace {
+    /// The plain space of a library.
+    pub fn plain(descriptors: &[Vec<f32>], class_probs: &[Vec<f32>]) -> LibrarySpace {
+        LibrarySpace {
+            base: FeatureSpace::fit(descriptors, class_probs),
+            adapted: None,
+        }
+    }
+
+    /// The space of `head`, whose inputs are centred in `base` (the space it was
+    /// trained in), fitted to this library's hidden layers.
+    pub fn adapted(
+        base: FeatureSpace,
+        head: crate::learn::head::Head,
+        descriptors: &[Vec<f32>],
+        class_probs: &[Vec<f32>],
+    ) -> anyhow::Result<LibrarySpace> {
+        let hidden = hidden_layers(&base, &head, descriptors, class_probs)?;
+        let hidden_mean = mean_of(&hidden);
+        Ok(LibrarySpace {
+            base,
+            adapted: Some(Adapted { head, hidden_mean }),
+        })
+    }
+
+    pub fn is_adapted(&self) -> bool {
+        self.adapted.is_some()
+    }
+
+    /// The unit-length points of these videos.
+    pub fn transform_all(
+        &self,
+        descriptors: &[Vec<f32>],
+        class_probs: &[Vec<f32>],
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        let Some(a) = &self.adapted else {
+            return Ok(self.base.transform_all(descriptors, class_probs));
+        };
+        let hidden = hidden_layers(&self.base, &a.head, descriptors, class_probs)?;
+        Ok(hidden
+            .iter()
+            .zip(class_probs)
+            .map(|(h, p)| {
+                let mut v = centred_unit(h, &a.hidden_mean);
+                v.extend(self.base.centre_concept(p));
+                l2_normalize(&mut v);
+                v
+            })
+            .collect())
+    }
+
+    /// Remembers the space, so that videos added later are compared in the same one.
+    pub fn save(&self, cat: &crate::store::Catalogue, model: &str) -> anyhow::Result<()> {
+        let stored = StoredSpace {
+            base: self.base.clone(),
+            hidden_mean: self.adapted.as_ref().map(|a| a.hidden_mean.clone()),
+        };
+        cat.set_meta(&space_key(model), &serde_json::to_string(&stored)?)
+    }
+
+    /// The space the library was last clustered in, if it is stored (and, when it
+    /// was adapted, its head is still there).
+    pub fn load(
+        cat: &crate::store::Catalogue,
+        model: &str,
+    ) -> anyhow::Result<Option<LibrarySpace>> {
+        let Some(text) = cat.meta(&space_key(model))? else {
+            return Ok(None);
+        };
+        let Ok(stored) = serde_json::from_str::<StoredSpace>(&text) else {
+            return Ok(None);
+        };
+        let Some(hidden_mean) = stored.hidden_mean else {
+            return Ok(Some(LibrarySpace {
+                base: stored.base,
+                adapted: None,
+            }));
+        };
+        Ok(
+            crate::learn::trained_head(cat, model)?.map(|(head, _)| LibrarySpace {
+                base: stored.base,
+                adapted: Some(Adapted { head, hidden_mean }),
+            }),
+        )
+    }
+}
+
+/// The head's hidden layer for each video: its input is the centred descriptor beside
+/// the centred concept part, as the head's training views were.
+fn hidden_layers(
+    base: &FeatureSpace,
+    head: &crate::learn::head::Head,
+    descriptors: &[Vec<f32>],
+    class_probs: &[Vec<f32>],
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    let inputs: Vec<Vec<f32>> = descriptors
+        .iter()
+        .zip(class_probs)
+        .map(|(d, p)| {
+            let mut x = base.centre_descriptor(d);
+            x.extend(base.centre_concept(p));
+            x
+        })
+        .collect();
+    head.hidden_of(&inputs)
 }

@@ -14,6 +14,7 @@ pub mod edits;
 pub mod embeddings;
 pub mod journal;
 pub mod kinds;
+pub mod learning;
 pub mod maps;
 pub mod meta;
 mod schema;

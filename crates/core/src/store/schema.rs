@@ -162,4 +162,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, video_id, idx)
     );
     "#,
+    // 4: learning from the library: the adapted head of each model (its training
+    // checkpoint while it trains), and the suggestions a person turned down.
+    r#"
+    CREATE TABLE heads (
+        model TEXT PRIMARY KEY,
+        format INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('training', 'done')),
+        step INTEGER NOT NULL,
+        rng INTEGER NOT NULL,
+        weights BLOB NOT NULL,
+        details TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE rejections (
+        video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (video_id, cluster_id)
+    );
+    "#,
 ];

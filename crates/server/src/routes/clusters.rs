@@ -2,7 +2,7 @@
 //! undo.
 
 use super::video_dto;
-use crate::dto::{self, AssignRequest, MergeRequest, RenameRequest, Undone, VideoPage};
+use crate::dto::{self, AssignRequest, Cancelled, MergeRequest, RenameRequest, Undone, VideoPage};
 use crate::error::{ApiError, ApiResult};
 use crate::server::{Shared, notify, with_db};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -150,4 +150,50 @@ pub async fn undo_edit(State(st): State<Shared>) -> ApiResult<Json<Undone>> {
         notify(&st, "undo");
     }
     Ok(Json(Undone { undone }))
+}
+
+pub async fn suggestions(
+    State(st): State<Shared>,
+    UrlPath(id): UrlPath<i64>,
+) -> ApiResult<Json<Vec<dto::Suggestion>>> {
+    let model = st.jobs.model().to_string();
+    let out = with_db(&st, move |cat| {
+        if !cat.clusters()?.iter().any(|c| c.id == id) {
+            return Err(Error::not_found(format!("no cluster {id}")));
+        }
+        let asg: HashMap<i64, Assignment> = cat
+            .assignments()?
+            .into_iter()
+            .map(|a| (a.video_id, a))
+            .collect();
+        let mut out = Vec::new();
+        for s in reelmap_core::learn::suggestions(cat, &model, id, 24)? {
+            if let Some(v) = cat.video(s.video_id)? {
+                out.push(dto::Suggestion {
+                    video: video_dto(&v, asg.get(&v.id), None),
+                    score: s.score,
+                    reason: s.reason.to_string(),
+                });
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn reject_suggestion(
+    State(st): State<Shared>,
+    UrlPath(id): UrlPath<i64>,
+    Json(req): Json<dto::RejectRequest>,
+) -> ApiResult<Json<Cancelled>> {
+    with_db(&st, move |cat| {
+        if cat.video(req.video)?.is_none() || !cat.clusters()?.iter().any(|c| c.id == id) {
+            return Err(Error::not_found("no such video or cluster"));
+        }
+        cat.reject_suggestion(req.video, id)
+    })
+    .await?;
+    notify(&st, "reject");
+    Ok(Json(Cancelled { cancelled: true }))
 }

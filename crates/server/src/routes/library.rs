@@ -120,6 +120,10 @@ pub async fn recluster(
     State(st): State<Shared>,
     Json(req): Json<ReclusterRequest>,
 ) -> ApiResult<(StatusCode, Json<JobStatus>)> {
-    let s = st.jobs.start(JobKind::Recluster(req.k))?;
+    let s = st.jobs.start(JobKind::Recluster {
+        k: req.k,
+        method: req.method.unwrap_or(reelmap_core::clustering::Method::Mean),
+        adapt: req.adapt.unwrap_or(false),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(s)))
 }
