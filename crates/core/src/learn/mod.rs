@@ -491,20 +491,12 @@ mod tests {
         .unwrap()
         .cluster_id
         .unwrap();
-        // A new video showing what another video of group 0 shows.
+        // A new video showing what one of the videos the person filed shows.
         let root = cat.roots().unwrap()[0].0;
         let new = cat
             .insert_video(root, &dir.path().join("new.mp4"), 2, 2, None)
             .unwrap();
-        assert!(cat.copy_embedding(group0[7], new, "m").unwrap());
-        let auto_cluster_of_source = cat
-            .assignments()
-            .unwrap()
-            .into_iter()
-            .find(|a| a.video_id == group0[7])
-            .unwrap()
-            .cluster_id;
-        assert_ne!(auto_cluster_of_source, mine);
+        assert!(cat.copy_embedding(group0[0], new, "m").unwrap());
         assert_eq!(clustering::assign_new_videos(&mut cat, "m").unwrap(), 1);
         let placed = cat
             .assignments()
