@@ -308,6 +308,44 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_MODEL)]
         model: String,
     },
+    /// Index every video's frames at 1 fps (more for short videos) for `find` and
+    /// `duplicates`; only videos not indexed yet are read. Resumes where it stopped.
+    Index {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Groups of videos that show the same footage (re-encoded, resized, cropped,
+    /// trimmed, sped up): a shared intro or black frames alone do not count. Indexes
+    /// first what is not indexed yet.
+    Duplicates {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Keep the best of each group (largest picture, then longest, then largest
+        /// file) and move the others into a "Duplicates" folder (journaled: `undo`
+        /// puts them back). Nothing is deleted.
+        #[arg(long)]
+        set_aside: bool,
+    },
+    /// The videos of the library that contain CLIP, with the time where it starts.
+    Find {
+        clip: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// At most this many results.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+    /// Videos by file name, folder, cluster name, or what their frames show
+    /// ("dog" finds beagles and pugs, "vehicle" cars and buses).
+    Search {
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[arg(long, default_value = DEFAULT_MODEL)]
+        model: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// List the clusters.
     Clusters {
         /// Show up to this many example files per cluster.

@@ -3,6 +3,7 @@
 mod bench;
 mod catalogue;
 mod eval;
+mod find;
 mod folders;
 mod library;
 mod models;
@@ -120,6 +121,14 @@ pub fn run(cli: Cli, cancel: &Cancel) -> Result<()> {
             model,
         } => catalogue::cluster(&ctx, cluster, adapt, model),
         Command::Adapt { adapt, model } => catalogue::adapt(&ctx, adapt, model),
+        Command::Index { model } => find::index(&ctx, model),
+        Command::Duplicates { model, set_aside } => find::duplicates(&ctx, model, *set_aside),
+        Command::Find { clip, model, limit } => find::find(&ctx, clip, model, *limit),
+        Command::Search {
+            words,
+            model,
+            limit,
+        } => find::search(&ctx, &words.join(" "), model, *limit),
         Command::Clusters { examples } => catalogue::clusters(&ctx, *examples),
         Command::Videos { failed, cluster } => catalogue::videos(&ctx, *failed, *cluster),
         Command::Rename { cluster, name } => catalogue::rename(&ctx, *cluster, name),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod evaluate;
+pub mod find;
 pub mod insights;
 pub mod learn;
 pub mod map;

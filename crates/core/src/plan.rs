@@ -168,6 +168,10 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
         {
             continue;
         }
+        // Duplicates the person set aside stay set aside.
+        if is_set_aside(path) {
+            continue;
+        }
         let folder = &folder_of[&a.cluster_id];
         let dir = base.join(folder);
         if path.parent() == Some(dir.as_path()) {
@@ -226,6 +230,87 @@ pub fn plan(cat: &Catalogue, root: Option<&Path>, base: &Path) -> Result<Plan> {
     Ok(Plan {
         base: base.to_path_buf(),
         folders,
+        items,
+        unchanged,
+    })
+}
+
+/// The folder near-duplicates are set aside in, at the top of their scanned folder.
+pub const DUPLICATES_FOLDER: &str = "Duplicates";
+
+/// Whether a video was set aside as a duplicate (it sits in a
+/// [`DUPLICATES_FOLDER`]).
+pub fn is_set_aside(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == DUPLICATES_FOLDER)
+}
+
+/// The plan that moves `videos` into the [`DUPLICATES_FOLDER`] of the scanned folder
+/// each lies under (of its own folder when none does); names that clash get " (2)".
+pub fn set_aside_plan(cat: &Catalogue, videos: &[i64]) -> Result<Plan> {
+    let roots: Vec<PathBuf> = cat.roots()?.into_iter().map(|(_, p)| p).collect();
+    let cluster_of: HashMap<i64, i64> = cat
+        .assignments()?
+        .into_iter()
+        .map(|a| (a.video_id, a.cluster_id))
+        .collect();
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut items = Vec::new();
+    let mut unchanged = 0;
+    let mut base = None;
+    for &id in videos {
+        let v = cat
+            .video(id)?
+            .ok_or_else(|| crate::error::Error::NotFound(format!("video {id}")))?;
+        if is_set_aside(&v.path) {
+            unchanged += 1;
+            continue;
+        }
+        let top = roots
+            .iter()
+            .filter(|r| v.path.starts_with(r))
+            .max_by_key(|r| r.as_os_str().len())
+            .cloned()
+            .or_else(|| v.path.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let dir = top.join(DUPLICATES_FOLDER);
+        base.get_or_insert_with(|| top.clone());
+        let file_name = v.path.file_name().map(|f| f.to_os_string()).unwrap_or_default();
+        let mut n = 1;
+        let to = loop {
+            let name = if n == 1 {
+                file_name.clone()
+            } else {
+                numbered_name(Path::new(&file_name), n)
+            };
+            let to = dir.join(name);
+            if !taken.contains(&to) && to.symlink_metadata().is_err() {
+                break to;
+            }
+            n += 1;
+        };
+        taken.insert(to.clone());
+        let companions = companions(&v.path)
+            .into_iter()
+            .map(|(from, suffix)| {
+                let mut name = to.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
+                name.push(suffix);
+                (from, dir.join(name))
+            })
+            .collect();
+        items.push(PlanItem {
+            video_id: id,
+            cluster_id: cluster_of.get(&id).copied().unwrap_or(0),
+            folder: DUPLICATES_FOLDER.to_string(),
+            from: v.path,
+            to,
+            companions,
+        });
+    }
+    Ok(Plan {
+        base: base.unwrap_or_default(),
+        folders: vec![],
         items,
         unchanged,
     })

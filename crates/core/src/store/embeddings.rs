@@ -40,6 +40,18 @@ pub struct EmbeddingRecord {
 /// (video id, frame index).
 pub type FrameKey = (i64, i64);
 
+/// Stored top classes: per class a u16 index and an f16 probability.
+fn decode_top(b: &[u8]) -> TopClasses {
+    b.chunks_exact(4)
+        .map(|c| {
+            (
+                u16::from_le_bytes([c[0], c[1]]),
+                half::f16::from_le_bytes([c[2], c[3]]).to_f32(),
+            )
+        })
+        .collect()
+}
+
 /// A frame's most probable classes: (class index, probability).
 pub type TopClasses = Vec<(u16, f32)>;
 
@@ -243,16 +255,21 @@ impl Catalogue {
         )?;
         let rows = stmt.query_map(params![video_id, model], |r| {
             let b: Vec<u8> = r.get(1)?;
-            let top = b
-                .chunks_exact(4)
-                .map(|c| {
-                    (
-                        u16::from_le_bytes([c[0], c[1]]),
-                        half::f16::from_le_bytes([c[2], c[3]]).to_f32(),
-                    )
-                })
-                .collect();
-            Ok((r.get(0)?, top))
+            Ok((r.get(0)?, decode_top(&b)))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// (video id, frame index, timestamp ms, top classes) of every frame of the
+    /// present videos.
+    pub fn all_frame_top_classes(&self, model: &str) -> Result<Vec<(i64, i64, i64, TopClasses)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.video_id, f.idx, f.ts_ms, f.top_classes FROM frames f JOIN videos v ON v.id = f.video_id
+             WHERE f.model = ?1 AND v.status = 'ok' ORDER BY f.video_id, f.idx",
+        )?;
+        let rows = stmt.query_map([model], |r| {
+            let b: Vec<u8> = r.get(3)?;
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, decode_top(&b)))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

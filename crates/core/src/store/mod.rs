@@ -10,6 +10,7 @@
 //! moment leaves a consistent catalogue that the next run resumes from.
 
 pub mod clusters;
+pub mod dense;
 pub mod edits;
 pub mod embeddings;
 pub mod journal;

@@ -182,4 +182,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (video_id, cluster_id)
     );
     "#,
+    // 5: the dense frame index (frames at a fixed rate as compact codes) for finding
+    // duplicates and the source of a clip.
+    r#"
+    CREATE TABLE dense_frames (
+        video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        fps REAL NOT NULL,
+        n INTEGER NOT NULL,
+        times BLOB NOT NULL,
+        codes BLOB NOT NULL,
+        informative BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (video_id, model)
+    );
+    "#,
 ];

@@ -1,0 +1,244 @@
+//! Temporal alignment of two frame sequences, as in video copy localisation: the
+//! offset (and playback speed) that makes the most query frames look like the
+//! frames of the other video at the matching time.
+//!
+//! Candidate offsets come from each query frame's best matches (a vote, as temporal
+//! Hough voting does), and each is then refined on a fine grid by interpolating the
+//! other video between its frames, so that the offset is found to a fraction of the
+//! frame spacing.
+
+use reelmap_numeric::dot;
+
+/// A query frame: its time (s), its unit vector, whether it shows something.
+pub type QueryFrame = (f64, Vec<f32>, bool);
+
+/// A frame pair this similar shows the same picture (re-encoded, resized, cropped).
+pub const MATCH: f32 = 0.80;
+
+/// Where a query sequence is found in another video.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alignment {
+    /// The other video's time (s) at the query's time 0.
+    pub offset_s: f64,
+    /// The other video's seconds per query second.
+    pub speed: f64,
+    /// Informative query frames matched.
+    pub matched: usize,
+    /// Informative query frames in the compared range.
+    pub compared: usize,
+    /// Mean similarity of the matched frames.
+    pub similarity: f32,
+    /// The matched span, in query seconds.
+    pub query_span: (f64, f64),
+    /// The matched span, in the other video's seconds.
+    pub other_span: (f64, f64),
+}
+
+impl Alignment {
+    /// Seconds of the query that were matched (first to last match).
+    pub fn query_seconds(&self) -> f64 {
+        self.query_span.1 - self.query_span.0
+    }
+
+    pub fn other_seconds(&self) -> f64 {
+        self.other_span.1 - self.other_span.0
+    }
+}
+
+/// Another video's frames: times (s), unit vectors, informative flags.
+pub struct Track<'a> {
+    pub times: &'a [f64],
+    pub vectors: &'a [Vec<f32>],
+    pub informative: &'a [bool],
+}
+
+impl Track<'_> {
+    fn end(&self) -> f64 {
+        self.times.last().copied().unwrap_or(0.0)
+    }
+
+    /// Similarity of `v` to the picture at time `t`, interpolated between the two
+    /// frames around it; None outside the video or next to an uninformative frame.
+    fn similarity_at(&self, v: &[f32], t: f64) -> Option<f32> {
+        let n = self.times.len();
+        if n == 0 || t < self.times[0] - 0.5 || t > self.end() + 0.5 {
+            return None;
+        }
+        let j = self.times.partition_point(|&x| x <= t);
+        let (a, b) = (j.saturating_sub(1), j.min(n - 1));
+        if !self.informative[a] || !self.informative[b] {
+            return None;
+        }
+        let (ta, tb) = (self.times[a], self.times[b]);
+        let w = if tb > ta { ((t - ta) / (tb - ta)).clamp(0.0, 1.0) as f32 } else { 0.0 };
+        // The similarity of the interpolated vector, without building it.
+        let (sa, sb) = (dot(v, &self.vectors[a]), dot(v, &self.vectors[b]));
+        let cross = dot(&self.vectors[a], &self.vectors[b]);
+        let norm2 = (1.0 - w) * (1.0 - w) + w * w + 2.0 * w * (1.0 - w) * cross;
+        Some(((1.0 - w) * sa + w * sb) / norm2.max(1e-6).sqrt())
+    }
+}
+
+/// Scores one (speed, offset): matched count, mean similarity of the matches, the
+/// compared count and the matched query time range.
+fn score(query: &[QueryFrame], track: &Track, speed: f64, offset: f64) -> (usize, f32, usize, f64, f64) {
+    let (mut matched, mut sum, mut compared) = (0, 0f32, 0);
+    let (mut first, mut last) = (f64::MAX, f64::MIN);
+    for (t, v, informative) in query {
+        if !informative {
+            continue;
+        }
+        let Some(s) = track.similarity_at(v, speed * t + offset) else {
+            continue;
+        };
+        compared += 1;
+        if s >= MATCH {
+            matched += 1;
+            sum += s;
+            first = first.min(*t);
+            last = last.max(*t);
+        }
+    }
+    (matched, if matched > 0 { sum / matched as f32 } else { 0.0 }, compared, first, last)
+}
+
+/// The best alignment of `query` in `track` over the given playback speeds, or None
+/// when fewer than `min_matched` frames match anywhere.
+pub fn align(query: &[QueryFrame], track: &Track, speeds: &[f64], min_matched: usize) -> Option<Alignment> {
+    if track.times.is_empty() {
+        return None;
+    }
+    // Each informative query frame votes for the offsets of its best matches.
+    let mut best: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
+    for &speed in speeds {
+        let mut votes: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for (t, v, informative) in query {
+            if !informative {
+                continue;
+            }
+            let mut sims: Vec<(f32, usize)> = track
+                .vectors
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| track.informative[*j])
+                .map(|(j, u)| (dot(v, u), j))
+                .filter(|(s, _)| *s >= MATCH - 0.1)
+                .collect();
+            sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for &(_, j) in sims.iter().take(3) {
+                let offset = track.times[j] - speed * t;
+                *votes.entry((offset * 2.0).round() as i64).or_default() += 1;
+            }
+        }
+        let mut peaks: Vec<(usize, i64)> = votes.into_iter().map(|(o, n)| (n, o)).collect();
+        peaks.sort_by(|a, b| b.cmp(a));
+        for &(_, bin) in peaks.iter().take(4) {
+            let centre = bin as f64 / 2.0;
+            // Refine: ±1 s around the peak in 0.05 s steps.
+            for step in -20..=20 {
+                let offset = centre + step as f64 * 0.05;
+                let (m, sim, compared, first, last) = score(query, track, speed, offset);
+                let better = match &best {
+                    None => m > 0,
+                    Some((bm, bs, ..)) => m > *bm || (m == *bm && sim > *bs),
+                };
+                if better {
+                    best = Some((m, sim, speed, offset, compared, first, last));
+                }
+            }
+        }
+    }
+    let (matched, similarity, speed, offset, compared, first, last) = best?;
+    if matched < min_matched {
+        return None;
+    }
+    Some(Alignment {
+        offset_s: offset,
+        speed,
+        matched,
+        compared,
+        similarity,
+        query_span: (first, last),
+        other_span: (speed * first + offset, speed * last + offset),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth random walk of unit vectors: a "video" whose pictures change slowly.
+    fn walk(n: usize, step: f64, seed: u64) -> Vec<(f64, Vec<f32>)> {
+        let mut rng = reelmap_numeric::SplitMix64::seeded(seed);
+        let mut v: Vec<f32> = (0..64).map(|_| rng.normal() as f32).collect();
+        (0..n)
+            .map(|i| {
+                let mut u = v.clone();
+                reelmap_numeric::l2_normalize(&mut u);
+                v.iter_mut().for_each(|x| *x += 0.35 * rng.normal() as f32);
+                (i as f64 * step, u)
+            })
+            .collect()
+    }
+
+    /// The walk's picture at time t (linear between its samples).
+    fn at(track: &[(f64, Vec<f32>)], t: f64, step: f64) -> Vec<f32> {
+        let i = ((t / step).floor() as usize).min(track.len() - 2);
+        let w = ((t - track[i].0) / step) as f32;
+        let mut v: Vec<f32> = track[i].1.iter().zip(&track[i + 1].1).map(|(a, b)| (1.0 - w) * a + w * b).collect();
+        reelmap_numeric::l2_normalize(&mut v);
+        v
+    }
+
+    #[test]
+    fn a_clip_is_found_at_its_offset_to_a_fraction_of_a_frame() {
+        let source = walk(120, 1.0, 4); // 2 minutes at 1 fps
+        let times: Vec<f64> = source.iter().map(|f| f.0).collect();
+        let vectors: Vec<Vec<f32>> = source.iter().map(|f| f.1.clone()).collect();
+        let informative = vec![true; source.len()];
+        let track = Track {
+            times: &times,
+            vectors: &vectors,
+            informative: &informative,
+        };
+        // A 12 s clip starting at 47.3 s, sampled at 4 fps.
+        let query: Vec<QueryFrame> = (0..48)
+            .map(|i| {
+                let t = i as f64 * 0.25;
+                (t, at(&source, 47.3 + t, 1.0), true)
+            })
+            .collect();
+        let a = align(&query, &track, &[1.0], 4).expect("found");
+        assert!((a.offset_s - 47.3).abs() < 0.15, "{a:?}");
+        assert_eq!(a.matched, 48);
+        assert!(a.query_seconds() > 11.0);
+        // Twice as fast: the other video's time runs at 2 s per clip second.
+        let fast: Vec<QueryFrame> = (0..24)
+            .map(|i| {
+                let t = i as f64 * 0.25;
+                (t, at(&source, 30.0 + 2.0 * t, 1.0), true)
+            })
+            .collect();
+        let a = align(&fast, &track, &[1.0, 2.0], 4).expect("found");
+        assert_eq!(a.speed, 2.0);
+        assert!((a.offset_s - 30.0).abs() < 0.2, "{a:?}");
+        // Another video is not found.
+        let other = walk(40, 0.25, 99);
+        let q: Vec<QueryFrame> = other.into_iter().map(|(t, v)| (t, v, true)).collect();
+        assert!(align(&q, &track, &[1.0], 4).is_none());
+    }
+
+    #[test]
+    fn uninformative_frames_never_match() {
+        let v = vec![1.0f32; 8];
+        let times = [0.0, 1.0, 2.0];
+        let vectors = vec![v.clone(), v.clone(), v.clone()];
+        let track = Track {
+            times: &times,
+            vectors: &vectors,
+            informative: &[false, false, false],
+        };
+        let query: Vec<QueryFrame> = vec![(0.0, v.clone(), true), (1.0, v, true)];
+        assert!(align(&query, &track, &[1.0], 1).is_none());
+    }
+}

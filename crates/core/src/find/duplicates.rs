@@ -1,0 +1,206 @@
+//! Near-duplicate videos: the same footage re-encoded, resized, cropped, trimmed,
+//! sped up or slowed down, found by aligning dense frames, and set aside (never
+//! deleted) through the journal.
+
+use super::align::{Alignment, QueryFrame, align};
+use super::ann::FrameIndex;
+use super::dense::DenseFrames;
+use super::{CANDIDATES, Other, candidates, query_frames};
+use crate::store::Catalogue;
+use anyhow::Result;
+use std::collections::HashMap;
+
+/// Playback speeds a duplicate may have against the original.
+pub const DUPLICATE_SPEEDS: [f64; 7] = [1.0, 0.8, 1.25, 0.667, 1.5, 0.5, 2.0];
+
+/// Two videos showing the same footage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DuplicatePair {
+    pub a: i64,
+    pub b: i64,
+    /// `b`'s time = speed × `a`'s time + offset.
+    pub speed: f64,
+    pub offset_s: f64,
+    /// The matched span in each, seconds.
+    pub a_span: (f64, f64),
+    pub b_span: (f64, f64),
+    pub similarity: f32,
+    /// Share of each video's informative time the match covers.
+    pub a_coverage: f64,
+    pub b_coverage: f64,
+}
+
+/// Videos showing the same footage, and the pairs that tie them together.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DuplicateGroup {
+    pub videos: Vec<i64>,
+    pub pairs: Vec<DuplicatePair>,
+    /// The one to keep unless the person chooses: the largest picture, then the
+    /// longest, then the largest file.
+    pub keep: i64,
+}
+
+/// The share of the shorter video the match must cover...
+const MIN_SHORT_COVERAGE: f64 = 0.8;
+/// ...and of the longer one: a clip cut from a long video, or a shared intro, covers
+/// only a part of one of them.
+const MIN_LONG_COVERAGE: f64 = 0.5;
+
+/// Whether an alignment of `a` in `b` makes them duplicates, and the pair if so.
+fn duplicate_pair(a: (i64, &DenseFrames), b: (i64, &DenseFrames), al: &Alignment) -> Option<DuplicatePair> {
+    let (sa, sb) = (a.1.informative_seconds(), b.1.informative_seconds());
+    if sa <= 0.0 || sb <= 0.0 {
+        return None;
+    }
+    // Matched seconds, counted as frames (first-to-last can span a gap).
+    let a_matched = al.matched as f64 / a.1.fps.max(1e-6);
+    let a_cov = (a_matched / sa).min(1.0);
+    let b_cov = ((a_matched * al.speed) / sb).min(1.0);
+    let (short, long) = if sa * al.speed <= sb {
+        (a_cov, b_cov)
+    } else {
+        (b_cov, a_cov)
+    };
+    (short >= MIN_SHORT_COVERAGE && long >= MIN_LONG_COVERAGE).then(|| DuplicatePair {
+        a: a.0,
+        b: b.0,
+        speed: al.speed,
+        offset_s: al.offset_s,
+        a_span: al.query_span,
+        b_span: al.other_span,
+        similarity: al.similarity,
+        a_coverage: a_cov,
+        b_coverage: b_cov,
+    })
+}
+
+/// Every group of near-duplicate videos of the library (re-encodes, resized,
+/// cropped, trimmed, sped up or slowed down), found by aligning their dense frames:
+/// a shared intro, outro or black frames alone do not make two videos duplicates.
+pub fn duplicates(
+    cat: &Catalogue,
+    model: &str,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<DuplicateGroup>> {
+    // Videos already set aside are not duplicates any more.
+    let set_aside: std::collections::HashSet<i64> = cat
+        .videos(Some(crate::store::VideoStatus::Ok))?
+        .into_iter()
+        .filter(|v| crate::plan::is_set_aside(&v.path))
+        .map(|v| v.id)
+        .collect();
+    let mut videos = cat.all_dense_frames(model)?;
+    videos.retain(|(id, _)| !set_aside.contains(id));
+    let index = FrameIndex::build(&videos);
+    let by_id: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let prepared: Vec<(Vec<QueryFrame>, Other)> = videos
+        .iter()
+        .map(|(_, d)| (query_frames(d), Other::of(d)))
+        .collect();
+    let mut pairs: Vec<DuplicatePair> = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for (i, (id, d)) in videos.iter().enumerate() {
+        progress(i, videos.len());
+        let informative = d.informative.iter().filter(|x| **x).count();
+        if informative == 0 {
+            continue;
+        }
+        for other in candidates(&index, d, Some(*id), CANDIDATES) {
+            let key = (*id.min(&other), *id.max(&other));
+            if !done.insert(key) {
+                continue;
+            }
+            let j = by_id[&other];
+            let min_matched = (informative as f64 * 0.3).ceil().max(2.0) as usize;
+            let Some(al) = align(&prepared[i].0, &prepared[j].1.track(), &DUPLICATE_SPEEDS, min_matched) else {
+                continue;
+            };
+            if let Some(p) = duplicate_pair((*id, d), (other, &videos[j].1), &al) {
+                pairs.push(p);
+            }
+        }
+    }
+    progress(videos.len(), videos.len());
+    let mut groups = group(pairs);
+    for g in &mut groups {
+        g.keep = best_to_keep(cat, &g.videos)?;
+    }
+    Ok(groups)
+}
+
+/// The video of a group most worth keeping: the largest picture, then the longest,
+/// then the largest file (the least compressed), then the first found.
+pub fn best_to_keep(cat: &Catalogue, videos: &[i64]) -> Result<i64> {
+    let mut best: Option<((i64, i64, i64, i64), i64)> = None;
+    for &id in videos {
+        let Some(v) = cat.video(id)? else { continue };
+        let key = (
+            v.width.unwrap_or(0) * v.height.unwrap_or(0),
+            v.duration_ms.unwrap_or(0) / 500,
+            v.size,
+            -id,
+        );
+        if best.is_none_or(|(k, _)| key > k) {
+            best = Some((key, id));
+        }
+    }
+    Ok(best.map_or(videos.first().copied().unwrap_or(0), |(_, id)| id))
+}
+
+/// Groups the pairs by connected videos.
+fn group(pairs: Vec<DuplicatePair>) -> Vec<DuplicateGroup> {
+    let mut parent: HashMap<i64, i64> = HashMap::new();
+    fn root(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
+        let p = *parent.entry(x).or_insert(x);
+        if p == x {
+            return x;
+        }
+        let r = root(parent, p);
+        parent.insert(x, r);
+        r
+    }
+    for p in &pairs {
+        let (ra, rb) = (root(&mut parent, p.a), root(&mut parent, p.b));
+        if ra != rb {
+            parent.insert(ra.max(rb), ra.min(rb));
+        }
+    }
+    let mut groups: HashMap<i64, DuplicateGroup> = HashMap::new();
+    for p in pairs {
+        let r = root(&mut parent, p.a);
+        let g = groups.entry(r).or_insert_with(|| DuplicateGroup {
+            videos: vec![],
+            pairs: vec![],
+            keep: 0,
+        });
+        for v in [p.a, p.b] {
+            if !g.videos.contains(&v) {
+                g.videos.push(v);
+            }
+        }
+        g.pairs.push(p);
+    }
+    let mut out: Vec<DuplicateGroup> = groups.into_values().collect();
+    for g in &mut out {
+        g.videos.sort_unstable();
+    }
+    out.sort_by_key(|g| g.videos[0]);
+    out
+}
+
+/// Sets aside the duplicates of `keep`: each of `others` moves into a
+/// [`DUPLICATES_FOLDER`](crate::plan::DUPLICATES_FOLDER) folder at the top of its
+/// scanned folder, as one journal batch (`reelmap undo` puts them back). Nothing is
+/// deleted; videos set aside are left out of later duplicate searches and folder
+/// plans.
+pub fn set_aside(cat: &mut Catalogue, keep: i64, others: &[i64]) -> Result<crate::apply::ApplyReport> {
+    use crate::error::Error;
+    if others.contains(&keep) {
+        return Err(Error::Invalid("the video to keep is also among those set aside".into()).into());
+    }
+    if cat.video(keep)?.is_none() {
+        return Err(Error::NotFound(format!("video {keep}")).into());
+    }
+    let plan = crate::plan::set_aside_plan(cat, others)?;
+    crate::apply::apply(cat, &plan, crate::store::Mode::Move)
+}
