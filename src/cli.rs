@@ -461,6 +461,17 @@ pub enum BenchPart {
         #[arg(long, default_value_t = 150)]
         steps: usize,
     },
+    /// Query time of `find` against a synthetic library of N videos × F dense frames
+    /// (kept in DIR, built once): index build and load time, per-query time, top-1.
+    Find {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10000)]
+        videos: usize,
+        #[arg(long, default_value_t = 20)]
+        frames: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// Write the stored features of the labelled library under ROOT (categories are
     /// its top-level subfolders, as for `eval`) as .npy files into DIR, for research.
     Export { root: PathBuf, dir: PathBuf },

@@ -2,6 +2,7 @@
 //! tools on .npy matrices ([`npy`]). A benchmark, not a test: it prints numbers and
 //! asserts nothing.
 
+mod find;
 mod npy;
 mod throughput;
 
@@ -51,6 +52,12 @@ pub fn bench(
             frames,
             steps,
         } => serde_json::to_value(npy::adapt_speed(*videos, *frames, *steps)?)?,
+        BenchPart::Find {
+            dir,
+            videos,
+            frames,
+            queries,
+        } => serde_json::to_value(find::query_speed(dir, *videos, *frames, *queries, &model.model)?)?,
         BenchPart::Tsne { input, output } => serde_json::to_value(npy::tsne_npy(input, output)?)?,
         BenchPart::Export { root, dir } => {
             let db = match &ctx.cli.db {

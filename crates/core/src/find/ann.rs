@@ -3,17 +3,22 @@
 //! which finds the candidate videos; the exact alignment then reads their full codes.
 //! Saved beside the catalogue and rebuilt when the dense index changed.
 
-use super::dense::DenseFrames;
+use super::dense::{self, DenseFrames};
 use crate::store::Catalogue;
 use anyhow::{Context, Result};
 use instant_distance::{Builder, HnswMap, Point, Search};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Values of a code the graph compares (a random projection of the feature as well).
 pub const KEY_DIMS: usize = 64;
 /// Bumped when the saved format changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// A frame this similar to the previous indexed frame of its video is left out.
+const REDUNDANT: f32 = 0.95;
+/// Graph quality against build time: 100 000 videos must index in minutes.
+const EF_CONSTRUCTION: usize = 48;
 
 /// A frame as the graph sees it.
 #[derive(Clone, Serialize, Deserialize)]
@@ -54,78 +59,156 @@ pub type FrameRef = (i64, u32);
 #[derive(Serialize, Deserialize)]
 struct Saved {
     format: u32,
-    signature: (i64, i64, i64),
+    /// The videos in the graph, with the version of their dense frames.
+    covered: Vec<(i64, i64)>,
     map: HnswMap<Key, FrameRef>,
 }
 
-/// The index of a library's dense frames.
+/// The index of a library's dense frames: a graph built once, plus the videos
+/// indexed since, compared exhaustively until there are enough of them to rebuild
+/// (the graph cannot take new points, and rebuilding 100 000 videos takes minutes).
 pub struct FrameIndex {
     map: HnswMap<Key, FrameRef>,
+    /// Points of the graph.
     pub points: usize,
+    /// Videos in the graph that are gone or were re-indexed: their points are skipped.
+    stale: HashSet<i64>,
+    /// Points of videos indexed after the graph was built.
+    recent: Vec<(Key, FrameRef)>,
+}
+
+/// The graph is rebuilt when this many videos are not in it (or stale), plus a
+/// share of its size: the exhaustive part stays small next to the graph.
+const REBUILD_AFTER: usize = 500;
+const REBUILD_SHARE: f64 = 0.05;
+
+/// The points of these videos' informative frames, leaving out frames that look like
+/// the last one kept of their video (a still shot is one point, not one per second).
+fn points_of(videos: &[(i64, DenseFrames)]) -> (Vec<Key>, Vec<FrameRef>) {
+    let mut keys = Vec::new();
+    let mut refs = Vec::new();
+    for (id, d) in videos {
+        let mut last: Option<Vec<f32>> = None;
+        for i in 0..d.len() {
+            if !d.informative[i] {
+                continue;
+            }
+            let v = dense::decode(d.code(i));
+            if last.as_ref().is_some_and(|l| reelmap_numeric::dot(l, &v) > REDUNDANT) {
+                continue;
+            }
+            keys.push(Key::of(d.code(i)));
+            refs.push((*id, i as u32));
+            last = Some(v);
+        }
+    }
+    (keys, refs)
+}
+
+fn graph(keys: Vec<Key>, refs: Vec<FrameRef>) -> HnswMap<Key, FrameRef> {
+    Builder::default()
+        .ef_construction(EF_CONSTRUCTION)
+        .ef_search(64)
+        .seed(0x5EED)
+        .build(keys, refs)
 }
 
 impl FrameIndex {
     /// Builds the index of these videos' informative frames.
     pub fn build(videos: &[(i64, DenseFrames)]) -> FrameIndex {
-        let mut keys = Vec::new();
-        let mut refs = Vec::new();
-        for (id, d) in videos {
-            for i in 0..d.len() {
-                if d.informative[i] {
-                    keys.push(Key::of(d.code(i)));
-                    refs.push((*id, i as u32));
-                }
-            }
-        }
+        let (keys, refs) = points_of(videos);
         let points = keys.len();
-        let map = Builder::default()
-            .ef_construction(100)
-            .ef_search(64)
-            .seed(0x5EED)
-            .build(keys, refs);
-        FrameIndex { map, points }
+        FrameIndex {
+            map: graph(keys, refs),
+            points,
+            stale: HashSet::new(),
+            recent: vec![],
+        }
     }
 
     /// The `k` frames nearest to this code (cosine similarity, best first).
     pub fn nearest(&self, code: &[i8], k: usize) -> Vec<(FrameRef, f32)> {
-        if self.points == 0 {
-            return vec![];
+        let key = Key::of(code);
+        let mut out: Vec<(FrameRef, f32)> = Vec::with_capacity(2 * k);
+        if self.points > 0 {
+            let mut search = Search::default();
+            out.extend(
+                self.map
+                    .search(&key, &mut search)
+                    .filter(|item| !self.stale.contains(&item.value.0))
+                    .take(k)
+                    .map(|item| (*item.value, 1.0 - item.distance)),
+            );
         }
-        let mut search = Search::default();
-        self.map
-            .search(&Key::of(code), &mut search)
-            .take(k)
-            .map(|item| (*item.value, 1.0 - item.distance))
-            .collect()
+        for (p, r) in &self.recent {
+            out.push((*r, 1.0 - key.distance(p)));
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.truncate(k);
+        out
     }
 
-    /// The index of the catalogue's dense frames for `model`: the saved one when it
-    /// is current, else built (and saved) anew.
+    /// The index of the catalogue's dense frames for `model`: the saved graph with
+    /// the videos indexed since, or a new graph (saved) when too many are.
     pub fn for_catalogue(cat: &Catalogue, model: &str) -> Result<FrameIndex> {
-        let signature = cat.dense_summary(model)?;
+        let current = cat.dense_versions(model)?;
         let path = index_path(cat.path(), model);
-        if let Some(saved) = load(&path)
-            && saved.format == FORMAT
-            && saved.signature == signature
-        {
-            let points = saved.map.iter().count();
-            return Ok(FrameIndex {
-                map: saved.map,
-                points,
-            });
+        if let Some(saved) = load(&path).filter(|s| s.format == FORMAT) {
+            let covered: HashMap<i64, i64> = saved.covered.iter().copied().collect();
+            let now: HashMap<i64, i64> = current.iter().copied().collect();
+            let mut stale: HashSet<i64> = covered
+                .iter()
+                .filter(|(id, version)| now.get(id) != Some(version))
+                .map(|(id, _)| *id)
+                .collect();
+            let missing: Vec<i64> = current
+                .iter()
+                .filter(|(id, version)| covered.get(id) != Some(version))
+                .map(|(id, _)| *id)
+                .collect();
+            let changes = stale.len().max(missing.len());
+            if changes <= REBUILD_AFTER + (REBUILD_SHARE * covered.len() as f64) as usize {
+                let mut videos = Vec::with_capacity(missing.len());
+                for id in missing {
+                    if let Some(d) = cat.dense_frames(id, model)? {
+                        videos.push((id, d));
+                    }
+                }
+                let (keys, refs) = points_of(&videos);
+                stale.shrink_to_fit();
+                let points = saved.map.iter().count();
+                return Ok(FrameIndex {
+                    map: saved.map,
+                    points,
+                    stale,
+                    recent: keys.into_iter().zip(refs).collect(),
+                });
+            }
         }
         let index = FrameIndex::build(&cat.all_dense_frames(model)?);
         let saved = Saved {
             format: FORMAT,
-            signature,
+            covered: current,
             map: index.map,
         };
         // An index that cannot be saved is rebuilt next time; nothing is lost.
         let _ = save(&path, &saved);
         Ok(FrameIndex {
             map: saved.map,
-            points: index.points,
+            ..index
         })
+    }
+
+    /// Points compared exhaustively (videos indexed after the graph was built).
+    pub fn recent_points(&self) -> usize {
+        self.recent.len()
+    }
+}
+
+impl FrameIndex {
+    /// Whether an index of the catalogue has been saved (current or not).
+    pub fn saved_for(cat: &Catalogue, model: &str) -> Result<bool> {
+        Ok(index_path(cat.path(), model).exists())
     }
 }
 
@@ -186,5 +269,43 @@ mod tests {
             }
         }
         assert_eq!(CODE_DIMS % KEY_DIMS, 0);
+    }
+
+    #[test]
+    fn videos_indexed_later_are_found_and_replaced_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalogue::open(&dir.path().join("c.sqlite3")).unwrap();
+        let root = cat.add_root(dir.path()).unwrap();
+        let add = |n: u64| {
+            let id = cat.insert_video(root, &dir.path().join(format!("{n}.mp4")), 1, 0, None).unwrap();
+            cat.store_dense_frames(id, "m", &video(n, 12)).unwrap();
+            id
+        };
+        let first: Vec<i64> = (0..10).map(add).collect();
+        let index = FrameIndex::for_catalogue(&cat, "m").unwrap();
+        assert_eq!((index.points, index.recent_points()), (10 * 11, 0));
+        // A new video is searched exhaustively beside the saved graph.
+        let new = add(100);
+        let index = FrameIndex::for_catalogue(&cat, "m").unwrap();
+        assert_eq!((index.points, index.recent_points()), (10 * 11, 11));
+        assert_eq!(index.nearest(video(100, 12).code(5), 1)[0].0, (new, 5));
+        // A re-indexed video's old frames are no longer found; its new ones are.
+        cat.store_dense_frames(first[3], "m", &video(200, 12)).unwrap();
+        let index = FrameIndex::for_catalogue(&cat, "m").unwrap();
+        let old = index.nearest(video(3, 12).code(5), 1);
+        assert!(old[0].1 < 0.5, "{old:?}");
+        assert_eq!(index.nearest(video(200, 12).code(5), 1)[0].0, (first[3], 5));
+    }
+
+    #[test]
+    fn a_still_shot_is_one_point() {
+        let mut d = video(7, 2);
+        let frame = d.code(1).to_vec();
+        for i in 2..30 {
+            d.times.push(i * 1000);
+            d.codes.extend(&frame);
+            d.informative.push(true);
+        }
+        assert_eq!(FrameIndex::build(&[(1, d)]).points, 1);
     }
 }

@@ -74,10 +74,15 @@ pub fn encode(feature: &[f32]) -> [i8; CODE_DIMS] {
             y.iter_mut().zip(row).for_each(|(a, b)| *a += x * b);
         }
     }
-    let max = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+    quantise(&y)
+}
+
+/// A projected feature ([`CODE_DIMS`] values) as bytes, scaled to its largest value.
+pub fn quantise(y: &[f32]) -> [i8; CODE_DIMS] {
+    let max = y.iter().take(CODE_DIMS).fold(0f32, |m, v| m.max(v.abs()));
     let mut code = [0i8; CODE_DIMS];
     if max > 0.0 {
-        for (c, v) in code.iter_mut().zip(&y) {
+        for (c, v) in code.iter_mut().zip(y) {
             *c = (v * 127.0 / max).round().clamp(-127.0, 127.0) as i8;
         }
     }

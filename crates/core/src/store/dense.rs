@@ -87,6 +87,17 @@ impl Catalogue {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Each present video's dense frames' version (it changes when they are
+    /// replaced), in id order: what a saved nearest-neighbour index is compared with.
+    pub fn dense_versions(&self, model: &str) -> Result<Vec<(i64, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.video_id, d.rowid FROM dense_frames d JOIN videos v ON v.id = d.video_id
+             WHERE d.model = ?1 AND v.status = 'ok' ORDER BY d.video_id",
+        )?;
+        let rows = stmt.query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// What the dense index holds for `model`: (videos, frames, newest entry's time),
     /// to tell whether a saved nearest-neighbour index is still current.
     pub fn dense_summary(&self, model: &str) -> Result<(i64, i64, i64)> {

@@ -232,6 +232,7 @@ impl Catalogue {
         tx.execute("DELETE FROM embeddings WHERE video_id = ?1", [id])?;
         tx.execute("DELETE FROM frames WHERE video_id = ?1", [id])?;
         tx.execute("DELETE FROM posters WHERE video_id = ?1", [id])?;
+        tx.execute("DELETE FROM dense_frames WHERE video_id = ?1", [id])?;
         tx.execute(
             "DELETE FROM assignments WHERE video_id = ?1 AND source = 'auto'",
             [id],
