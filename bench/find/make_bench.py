@@ -101,7 +101,7 @@ def derive(src, dst, transform, params, info):
     """One derivative of src. Returns the file-time -> original-time map
     (t_orig = trim_start + speed * t_file)."""
     tmap = {"trim_start": 0.0, "speed": 1.0, "intro": 0.0}
-    pre, vf, enc = [], [EVEN], X264 + ["-crf", "23"]
+    vf, enc = [EVEN], X264 + ["-crf", "23"]
     if transform == "vp9_webm":
         # realtime/cpu-used 8: VP9's good-quality modes take minutes per video on 2 cores.
         enc = ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "36", "-deadline", "realtime",
@@ -123,8 +123,9 @@ def derive(src, dst, transform, params, info):
               "scale=%d:%d" % (info["width"] // 2 * 2, info["height"] // 2 * 2)]
     elif transform == "trim":
         s, e = params["cut_start"], params["cut_end"]
-        pre = ["-ss", "%.3f" % s]
-        enc = enc + ["-t", "%.3f" % (info["duration"] - s - e)]
+        # Output-side -ss (decode from the start, drop until s): input-side seeking
+        # lands on garbage in some sources (see SEEK below).
+        enc = enc + ["-ss", "%.3f" % s, "-t", "%.3f" % (info["duration"] - s - e)]
         tmap["trim_start"] = s
     elif transform == "speed":
         k = params["speed"]
@@ -135,7 +136,7 @@ def derive(src, dst, transform, params, info):
         # +genpts: AVI packets carry no timestamps, which Matroska refuses.
         ffmpeg(["-fflags", "+genpts", "-i", src, "-map", "0:v:0", "-map", "0:a?", "-c", "copy", dst])
         return tmap
-    ffmpeg(pre + ["-i", src, "-map", "0:v:0", "-an", "-vf", ",".join(vf)] + enc + [dst])
+    ffmpeg(["-i", src, "-map", "0:v:0", "-an", "-vf", ",".join(vf)] + enc + [dst])
     return tmap
 
 
@@ -193,8 +194,8 @@ def make_intros(work, r_src, r_info):
     intros = {}
     mid = r_info["duration"] / 2
     p = os.path.join(work, "intro_real.mp4")
-    ffmpeg(["-ss", "%.3f" % max(0.0, mid - 2.5), "-t", "5", "-i", r_src, "-an",
-            "-filter_complex", fit("0:v")] + X264 + ["-crf", "18", p])
+    ffmpeg(["-i", r_src, "-an", "-filter_complex", fit("0:v"), "-ss", "%.3f" % max(0.0, mid - 2.5),
+            "-t", "5"] + X264 + ["-crf", "18", p])
     intros["intro_real"] = {"path": p, "duration": 5.0,
                             "what": "5 s cut of %s from %.2f s" % (r_src, max(0.0, mid - 2.5))}
     p = os.path.join(work, "intro_title.mp4")
@@ -228,10 +229,30 @@ def with_intro(intro_path, body, dst):
            + X264 + ["-crf", "23", dst])
 
 
+# SEEK: every cut uses output-side -ss (decode from the first frame, drop frames until the
+# offset). Input-side -ss jumps to the nearest index entry, and in at least one source
+# (imageio's cockatoo.mp4, H.264 High 4:4:4 with a broken index) that decodes to green
+# garbage, which made a query clip that no tool could match. Slower, but exact.
 def cut_clip(src, dst, offset, length, scale):
     vf = EVEN if scale == 1.0 else "scale=trunc(iw*%g/2)*2:trunc(ih*%g/2)*2" % (scale, scale)
-    ffmpeg(["-ss", "%.3f" % offset, "-i", src, "-t", "%.3f" % length, "-map", "0:v:0",
+    ffmpeg(["-i", src, "-ss", "%.3f" % offset, "-t", "%.3f" % length, "-map", "0:v:0",
             "-an", "-vf", vf] + X264 + ["-crf", "23", dst])
+
+
+def clip_psnr(src, clip, offset):
+    """PSNR (dB) of the clip's first second against the source at the offset, both
+    decoded from their first frame and scaled to 160x90: a guard against cuts that
+    decoded to garbage (a clean cut scores 25+ dB even after scaling; garbage ~10)."""
+    fc = ("[0:v]trim=start=%.3f:duration=1,setpts=PTS-STARTPTS,scale=160:90,format=yuv420p[a];"
+          "[1:v]trim=duration=1,setpts=PTS-STARTPTS,scale=160:90,format=yuv420p[b];[a][b]psnr"
+          % (offset,))
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "info", "-i", src, "-i", clip,
+                        "-filter_complex", fc, "-f", "null", "-"], capture_output=True, text=True)
+    for line in r.stderr.splitlines():
+        if "PSNR" in line and "average:" in line:
+            v = line.split("average:")[1].split()[0]
+            return float("inf") if v == "inf" else float(v)
+    return None
 
 
 def main():
@@ -404,6 +425,14 @@ def main():
         e["duration"] = round(probe(p)["duration"], 3)
     for c in truth["clips"]:
         c["encoded_duration"] = round(probe(c["path"])["duration"], 3)
+    with ThreadPoolExecutor(a.jobs) as ex:
+        ps = list(ex.map(lambda c: clip_psnr(os.path.join(a.shared, c["source"]), c["path"],
+                                             c["offset"]), truth["clips"]))
+    for c, v in zip(truth["clips"], ps):
+        c["check_psnr_db"] = None if v is None else round(min(v, 99.0), 1)
+        if v is None or v < 18.0:
+            print("WARNING: %s does not look like %s at %.2f s (PSNR %s dB)"
+                  % (c["path"], c["source"], c["offset"], v), file=sys.stderr)
     with open(os.path.join(out, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1, sort_keys=True)
     by_role = {}

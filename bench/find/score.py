@@ -166,7 +166,8 @@ def main():
         x, y = sorted(pair)
         d = {"a": lib[x]["rel"] if x in lib else x, "b": lib[y]["rel"] if y in lib else y,
              "a_transform": lib.get(x, {}).get("transform"),
-             "b_transform": lib.get(y, {}).get("transform")}
+             "b_transform": lib.get(y, {}).get("transform"),
+             "a_params": lib.get(x, {}).get("params"), "b_params": lib.get(y, {}).get("params")}
         rec = listed.get(pair)
         if rec:
             # Re-orient the record's a/b to our sorted order.
@@ -181,11 +182,29 @@ def main():
         return d
 
     cls = {p: classify(p) for p in implied}
+    missed = sorted(true_pairs - set(implied), key=lambda p: sorted(p))
+    # A missed pair says nothing about how close it came. `find` with one file of the pair
+    # as the clip shows the similarity/coverage the engine sees for the other one, which
+    # is what a threshold change would have to admit. Cached in raw/probe/.
+    os.makedirs(os.path.join(raw, "probe"), exist_ok=True)
+    probes = {}
+    for p in missed:
+        for q, other in ((sorted(p)[0], sorted(p)[1]), (sorted(p)[1], sorted(p)[0])):
+            cache = os.path.join(raw, "probe", lib[q]["rel"].replace("/", "__") + ".json")
+            if not os.path.exists(cache) and not a.no_run:
+                out, _ = run(base + ["find", q, "--limit", "30"], env, log)
+                json.dump(parse_json(out), open(cache, "w"))
+            res = json.load(open(cache)) if os.path.exists(cache) else None
+            hit = None
+            for rank, r in enumerate(res or []):
+                if id2path.get(r["video_id"]) == other:
+                    hit = {"rank": rank + 1, "similarity": r3(r.get("similarity")),
+                           "coverage": r3(r.get("coverage")), "matched_s": r3(r.get("matched_s"))}
+            probes.setdefault(p, {})[lib[q]["rel"]] = hit if res is not None else "not run"
     tp = [p for p, c in cls.items() if c == "tp"]
     fp = [p for p, c in cls.items() if c in ("fp", "intro")]
     intro_rep = [p for p, c in cls.items() if c == "intro"]
     among = [p for p, c in cls.items() if c in ("among_originals", "known_related")]
-    missed = sorted(true_pairs - set(implied), key=lambda p: sorted(p))
     listed_cls = {p: classify(p) for p in listed}
     l_tp = sum(c == "tp" for c in listed_cls.values())
     l_fp = sum(c in ("fp", "intro") for c in listed_cls.values())
@@ -213,7 +232,7 @@ def main():
         "recall_by_transform": {k: {"found": v[0], "of": v[1], "recall": r3(v[0] / v[1])}
                                 for k, v in sorted(per_t.items())},
         "false_positives": [dict(pair_info(p), kind=cls[p]) for p in sorted(fp, key=sorted)],
-        "missed": [pair_info(p) for p in missed],
+        "missed": [dict(pair_info(p), probe=probes.get(p)) for p in missed],
         "found_among_originals": [dict(pair_info(p), known=known.get(frozenset(
             (lib[sorted(p)[0]]["original"], lib[sorted(p)[1]]["original"])))) for p in among],
         "unknown_files": [sorted(p) for p, c in cls.items() if c == "unknown_file"],
@@ -325,8 +344,16 @@ def main():
             s += "\n        sim %.3f speed %s offset %s spans %s / %s coverage %.2f / %.2f" % (
                 d["similarity"], d["speed"], d["offset_s"], d["a_span"], d["b_span"],
                 d["a_coverage"], d["b_coverage"])
-        elif "listed" in d:
+        elif d.get("kind"):
             s += "\n        (not listed: only in the same group)"
+        for k in ("a", "b"):
+            if d.get(k + "_params"):
+                s += "\n        %s %s %s" % (k, d[k + "_transform"], d[k + "_params"])
+        for q, hit in (d.get("probe") or {}).items():
+            s += "\n        find %s -> other: %s" % (os.path.basename(q), (
+                "not in its top 30" if hit is None else hit if isinstance(hit, str) else
+                "rank %d sim %s coverage %s matched %s s" % (
+                    hit["rank"], hit["similarity"], hit["coverage"], hit["matched_s"])))
         return s
     if D["false_positives"]:
         print("\n  false-positive pairs:")

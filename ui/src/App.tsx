@@ -8,6 +8,8 @@ import { Toasts } from './components/Toasts';
 import { navigate, useRoute } from './router';
 import { closeDialog, connect, dismissJob, getState, refresh, undo, useStore } from './store';
 import { ClusterView } from './views/ClusterView';
+import { DuplicatesView } from './views/DuplicatesView';
+import { FindView } from './views/FindView';
 import { Failed } from './views/Failed';
 import { Home } from './views/Home';
 import { MapView } from './views/MapView';
@@ -36,6 +38,8 @@ export function App() {
     else if (route.name === 'map') t = route.kind === 'frame' ? 'Map of frames' : 'Map';
     else if (route.name === 'failed') t = 'Failed files';
     else if (route.name === 'video') t = 'Video';
+    else if (route.name === 'duplicates') t = 'Duplicates';
+    else if (route.name === 'find') t = route.q ? `Find “${route.q}”` : 'Find';
     document.title = t ? `${t} · Reelmap` : 'Reelmap';
   }, [route, clusters]);
 
@@ -130,6 +134,12 @@ export function App() {
         break;
       case 'map':
         view = <MapView kind={route.kind} />;
+        break;
+      case 'duplicates':
+        view = <DuplicatesView />;
+        break;
+      case 'find':
+        view = <FindView q={route.q} />;
         break;
       default:
         view = <Home />;

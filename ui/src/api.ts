@@ -9,7 +9,13 @@ import type { BatchInfo, JobStatus, Mode, UndoReport } from './generated/api';
 export type {
   ApplyReport,
   ChangePoint,
+  ClipMatch,
   Cluster,
+  DuplicateGroup,
+  DuplicatePair,
+  Duplicates,
+  FindResult,
+  SearchHit,
   EditResult,
   Frame,
   FrameClass,
@@ -31,6 +37,9 @@ export type {
 
 import type {
   Cluster,
+  Duplicates,
+  FindResult,
+  SearchHit,
   EditResult,
   MapData,
   MapKind,
@@ -124,6 +133,31 @@ export const api = {
     post<ApplyReport[]>('/api/apply', target ? { mode, target } : { mode }),
   applyUndo: () => post<ApplyUndoReport | null>('/api/apply/undo'),
   journal: () => get<JournalEntry[]>('/api/journal'),
+  index: () => post<JobStatus>('/api/index'),
+  duplicates: () => get<Duplicates>('/api/duplicates'),
+  setAside: (keep: number, others: number[]) => post<ApplyReport>('/api/duplicates/set-aside', { keep, others }),
+  search: (q: string) => get<SearchHit[]>(`/api/search?q=${encodeURIComponent(q)}`),
+  /** Sends the clip's bytes; the server finds where in the library it comes from. */
+  findClip: async (file: File): Promise<FindResult> => {
+    let res: Response;
+    try {
+      res = await fetch(`/api/find?name=${encodeURIComponent(file.name)}`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: file,
+      });
+    } catch {
+      throw new ApiError('Cannot reach the Reelmap engine. Is `reelmap serve` still running?', 0);
+    }
+    const data = (await res.json().catch(() => null)) as unknown;
+    if (!res.ok) {
+      const msg =
+        data && typeof data === 'object' && 'error' in data ? String((data as { error: unknown }).error) : res.statusText;
+      throw new ApiError(msg, res.status);
+    }
+    return data as FindResult;
+  },
 };
 
 export const urls = {

@@ -1,4 +1,4 @@
-// Hash routes (#/cluster/3, #/video/7?t=1200, #/map?kind=frame): reloads keep the
+// Hash routes (#/cluster/3, #/video/7?t=1200, #/map?kind=frame, #/find?q=dog): reloads keep the
 // view, and they work the same in a browser and in the desktop webview.
 
 import { useEffect, useState } from 'preact/hooks';
@@ -9,7 +9,9 @@ export type Route =
   | { name: 'failed' }
   | { name: 'cluster'; id: number }
   | { name: 'video'; id: number; t: number | null; from: number | null; frame: number | null }
-  | { name: 'map'; kind: 'video' | 'frame' };
+  | { name: 'map'; kind: 'video' | 'frame' }
+  | { name: 'duplicates' }
+  | { name: 'find'; q: string };
 
 export function parseRoute(hash: string): Route {
   const h = hash.replace(/^#/, '') || '/';
@@ -43,6 +45,10 @@ export function parseRoute(hash: string): Route {
     }
     case 'map':
       return { name: 'map', kind: q.get('kind') === 'frame' ? 'frame' : 'video' };
+    case 'duplicates':
+      return { name: 'duplicates' };
+    case 'find':
+      return { name: 'find', q: q.get('q') ?? '' };
     default:
       return { name: 'home' };
   }
@@ -68,6 +74,10 @@ export function href(r: Route): string {
     }
     case 'map':
       return r.kind === 'frame' ? '#/map?kind=frame' : '#/map';
+    case 'duplicates':
+      return '#/duplicates';
+    case 'find':
+      return r.q ? `#/find?q=${encodeURIComponent(r.q)}` : '#/find';
   }
 }
 
@@ -102,4 +112,9 @@ export function useRoute(): Route {
     };
   }, []);
   return route;
+}
+
+/** The video opened at a time (ms). */
+export function videoAt(id: number, ms: number): Route {
+  return { name: 'video', id, t: Math.max(0, Math.round(ms)), from: null, frame: null };
 }

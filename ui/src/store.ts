@@ -242,6 +242,8 @@ export function jobTitle(job: JobStatus): string {
       return 'Computing the map of videos';
     case 'map:frame':
       return 'Computing the map of frames';
+    case 'index':
+      return 'Indexing frames for finding';
     default:
       return job.kind;
   }

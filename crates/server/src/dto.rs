@@ -230,6 +230,80 @@ pub struct ApplyRequest {
     pub target: Option<String>,
 }
 
+/// Two videos showing the same footage: `b`'s time = speed × `a`'s time + offset.
+#[derive(Debug, Serialize, TS)]
+pub struct DuplicatePair {
+    pub a: i64,
+    pub b: i64,
+    pub speed: f64,
+    /// The matched span of each, seconds.
+    pub a_start: f64,
+    pub a_end: f64,
+    pub b_start: f64,
+    pub b_end: f64,
+    pub similarity: f32,
+    /// Share of each video's informative time the match covers.
+    pub a_coverage: f64,
+    pub b_coverage: f64,
+}
+
+/// Videos showing the same footage; `keep` is the suggested one to keep.
+#[derive(Debug, Serialize, TS)]
+pub struct DuplicateGroup {
+    pub videos: Vec<Video>,
+    pub keep: i64,
+    pub pairs: Vec<DuplicatePair>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct Duplicates {
+    /// Usable videos, and how many of them have the dense index duplicates need.
+    pub videos: i64,
+    pub indexed: i64,
+    pub groups: Vec<DuplicateGroup>,
+}
+
+/// Keep one video of a group and move the others into the "Duplicates" folder
+/// (journaled, undone by the folders' undo).
+#[derive(Debug, Deserialize, TS)]
+pub struct SetAsideRequest {
+    pub keep: i64,
+    pub others: Vec<i64>,
+}
+
+/// Where a clip was found.
+#[derive(Debug, Serialize, TS)]
+pub struct ClipMatch {
+    pub video: Video,
+    /// Where in the video the clip starts, seconds.
+    pub offset_s: f64,
+    /// Seconds of the clip matched, and their share of the clip.
+    pub matched_s: f64,
+    pub coverage: f64,
+    pub similarity: f32,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct FindResult {
+    /// Length of the clip searched for, seconds.
+    pub clip_s: f64,
+    /// Usable videos, and how many are indexed (the others cannot be found yet).
+    pub videos: i64,
+    pub indexed: i64,
+    pub matches: Vec<ClipMatch>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct SearchHit {
+    pub video: Video,
+    pub score: f32,
+    /// What matched: "name", "folder", "cluster", or a concept's name.
+    pub matched: Vec<String>,
+    /// The best-matching frame (for its thumbnail) and its time, ms.
+    pub frame_index: Option<i64>,
+    pub frame_ms: Option<i64>,
+}
+
 /// The TypeScript declarations of every type above and of the engine's types they
 /// use, in a fixed order: the content of `ui/src/generated/api.ts`.
 pub fn typescript() -> String {
@@ -274,6 +348,13 @@ pub fn typescript() -> String {
         RenameRequest::decl(),
         MergeRequest::decl(),
         ApplyRequest::decl(),
+        DuplicatePair::decl(),
+        DuplicateGroup::decl(),
+        Duplicates::decl(),
+        SetAsideRequest::decl(),
+        ClipMatch::decl(),
+        FindResult::decl(),
+        SearchHit::decl(),
     ];
     let mut out = String::from(
         "// Generated from crates/server/src/dto.rs (and the engine types it uses) by the\n\

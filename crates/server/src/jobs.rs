@@ -5,6 +5,7 @@
 use anyhow::Result;
 use reelmap_core::clustering::{self, ClusterOptions, KChoice, Method};
 use reelmap_core::config::EngineConfig;
+use reelmap_core::find::{ann::FrameIndex, dense};
 use reelmap_core::learn::{self, head::HeadOptions};
 use reelmap_core::pipeline::{self, Grouping, OrganiseOptions};
 use reelmap_core::progress::{Cancel, Event, Progress};
@@ -56,6 +57,8 @@ pub enum JobKind {
     },
     /// Compute the 2-D map of videos or frames.
     Map(String),
+    /// Index every video's frames densely (for duplicates and finding clips).
+    Index,
 }
 
 /// Called with the latest status whenever it changes (the API broadcasts it).
@@ -161,7 +164,7 @@ impl Jobs {
         }
     }
 
-    fn embedder(&self) -> Result<Arc<Embedder>> {
+    pub(crate) fn embedder(&self) -> Result<Arc<Embedder>> {
         let mut e = self.embedder.lock().unwrap();
         if let Some(x) = e.as_ref() {
             return Ok(x.clone());
@@ -193,6 +196,7 @@ impl Jobs {
                     JobKind::Library(_) => "library".into(),
                     JobKind::Recluster { .. } => "recluster".into(),
                     JobKind::Map(k) => format!("map:{k}"),
+                    JobKind::Index => "index".into(),
                 },
                 state: JobState::Running,
                 stage: "starting".into(),
@@ -273,13 +277,25 @@ impl Jobs {
                         format!("{videos} new videos filed into the existing clusters")
                     }
                 };
+                // Finding duplicates and clips needs the dense index: it is built
+                // now, in the same job, once the library is organised (a cancel
+                // keeps what is indexed; the next job goes on from there).
+                let index = if cancel.is_cancelled() {
+                    String::new()
+                } else {
+                    let r = self.index(&mut cat, progress, cancel)?;
+                    match r.indexed {
+                        0 => String::new(),
+                        n => format!("; {n} indexed for finding"),
+                    }
+                };
                 let copies = match embedded.copies {
                     0 => String::new(),
                     1 => " (1 a copy of another file)".into(),
                     n => format!(" ({n} copies of other files)"),
                 };
                 Ok(format!(
-                    "{} found, {} new, {} embedded{copies}, {} could not be used; {msg}",
+                    "{} found, {} new, {} embedded{copies}, {} could not be used; {msg}{index}",
                     scan.files_seen,
                     scan.new,
                     embedded.embedded,
@@ -334,7 +350,34 @@ impl Jobs {
                 let n = self.map(&mut cat, kind, progress)?;
                 Ok(format!("map of {n} {kind}s"))
             }
+            JobKind::Index => {
+                let r = self.index(&mut cat, progress, cancel)?;
+                Ok(format!(
+                    "{} of {} videos indexed ({} frames){}",
+                    r.indexed,
+                    r.videos,
+                    r.frames,
+                    match r.failed {
+                        0 => String::new(),
+                        n => format!("; {n} could not be read"),
+                    }
+                ))
+            }
         }
+    }
+
+    fn index(&self, cat: &mut Catalogue, progress: &JobProgress, cancel: &Cancel) -> Result<dense::IndexReport> {
+        let embedder = self.embedder()?;
+        let r = dense::index_library(cat, &embedder, &self.engine.embed.decode, progress, cancel)?;
+        if r.indexed > 0 && !r.cancelled {
+            // Built now, so that the first search does not wait for it.
+            FrameIndex::for_catalogue(cat, &self.engine.model)?;
+        }
+        Ok(r)
+    }
+
+    pub fn decode_options(&self) -> reelmap_media::DecodeOptions {
+        self.engine.embed.decode
     }
 
     fn map(&self, cat: &mut Catalogue, kind: &str, progress: &JobProgress) -> Result<usize> {

@@ -6,6 +6,7 @@ use crate::jobs::{JobStatus, Jobs};
 use crate::routes;
 use anyhow::Result;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 use reelmap_core::insights;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub events: broadcast::Sender<String>,
     pub ui_dir: PathBuf,
     pub strip_scale: Mutex<Option<insights::StripScale>>,
+    /// The frame index for finding clips, while the dense index is unchanged.
+    pub find_index: Mutex<Option<(u64, Arc<reelmap_core::find::ann::FrameIndex>)>>,
     /// Cancelled when the server stops, which ends open event streams (graceful
     /// shutdown would otherwise wait for them forever).
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -132,6 +135,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer> {
         events,
         ui_dir: config.ui_dir.clone().unwrap_or_else(default_ui_dir),
         strip_scale: Mutex::new(None),
+        find_index: Mutex::new(None),
         shutdown: tokio_util::sync::CancellationToken::new(),
     });
     let stopping = state.shutdown.clone();
@@ -225,6 +229,15 @@ fn router(state: Shared) -> Router {
         .route("/api/apply", post(routes::folders::apply_folders))
         .route("/api/apply/undo", post(routes::folders::apply_undo))
         .route("/api/journal", get(routes::folders::journal))
+        .route("/api/index", post(routes::library::index))
+        .route("/api/duplicates", get(routes::find::duplicates))
+        .route("/api/duplicates/set-aside", post(routes::find::set_aside))
+        .route(
+            "/api/find",
+            post(routes::find::find_clip)
+                .layer(DefaultBodyLimit::max(routes::find::MAX_CLIP_BYTES)),
+        )
+        .route("/api/search", get(routes::find::search))
         .fallback(routes::ui::static_files)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -1,7 +1,8 @@
 // The app bar: library name and stats, the views, and the main actions.
 
 import { baseName, plural } from '../format';
-import { href, type Route } from '../router';
+import { useEffect, useState } from 'preact/hooks';
+import { href, navigate, type Route } from '../router';
 import { openDialog, undo, useStore } from '../store';
 import { Icon } from './Icon';
 
@@ -50,8 +51,25 @@ export function Header({ route, hasLibrary }: { route: Route; hasLibrary: boolea
           <a href="#/map" class={mapActive ? 'active' : ''} aria-current={mapActive ? 'page' : undefined} data-testid="nav-map">
             <Icon name="map" size={16} /> Map
           </a>
+          <a
+            href="#/duplicates"
+            class={route.name === 'duplicates' ? 'active' : ''}
+            aria-current={route.name === 'duplicates' ? 'page' : undefined}
+            data-testid="nav-duplicates"
+          >
+            <Icon name="copy" size={16} /> Duplicates
+          </a>
+          <a
+            href="#/find"
+            class={route.name === 'find' ? 'active' : ''}
+            aria-current={route.name === 'find' ? 'page' : undefined}
+            data-testid="nav-find"
+          >
+            <Icon name="search" size={16} /> Find
+          </a>
         </nav>
       ) : null}
+      {hasLibrary ? <HeaderSearch route={route} /> : null}
       <div class="spacer" />
       {!connected && status ? (
         <span class="offline" title="Live updates are reconnecting" data-testid="offline">
@@ -94,5 +112,32 @@ export function Header({ route, hasLibrary }: { route: Route; hasLibrary: boolea
         </div>
       ) : null}
     </header>
+  );
+}
+
+/** The search field of the app bar: Enter opens the Find view with the results. */
+function HeaderSearch({ route }: { route: Route }) {
+  const current = route.name === 'find' ? route.q : '';
+  const [text, setText] = useState(current);
+  useEffect(() => setText(current), [current]);
+  return (
+    <form
+      class="header-search"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        navigate({ name: 'find', q: text.trim() });
+      }}
+    >
+      <Icon name="search" size={16} />
+      <input
+        type="search"
+        value={text}
+        placeholder="Search videos"
+        aria-label="Search videos"
+        data-testid="header-search"
+        onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
+      />
+    </form>
   );
 }

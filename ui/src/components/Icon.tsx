@@ -18,6 +18,8 @@ const paths: Record<string, string> = {
   check: 'M5 12l5 5L20 7',
   film: 'M4 4h16v16H4zM8 4v16M16 4v16M4 8h4M4 12h4M4 16h4M16 8h4M16 12h4M16 16h4',
   stop: 'M6 6h12v12H6z',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM20 20l-4-4',
+  copy: 'M9 9h11v11H9zM5 15H4V4h11v1',
   refresh: 'M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7',
   reset: 'M4 4v6h6M4.6 15A8 8 0 1 0 6 6.3L4 10',
   chevronDown: 'M6 9l6 6 6-6',

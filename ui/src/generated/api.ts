@@ -173,3 +173,53 @@ export type RenameRequest = { name: string, };
 export type MergeRequest = { into: number, };
 
 export type ApplyRequest = { mode: Mode | null, target: string | null, };
+
+export type DuplicatePair = { a: number, b: number, speed: number, 
+/**
+ * The matched span of each, seconds.
+ */
+a_start: number, a_end: number, b_start: number, b_end: number, similarity: number, 
+/**
+ * Share of each video's informative time the match covers.
+ */
+a_coverage: number, b_coverage: number, };
+
+export type DuplicateGroup = { videos: Array<Video>, keep: number, pairs: Array<DuplicatePair>, };
+
+export type Duplicates = { 
+/**
+ * Usable videos, and how many of them have the dense index duplicates need.
+ */
+videos: number, indexed: number, groups: Array<DuplicateGroup>, };
+
+export type SetAsideRequest = { keep: number, others: Array<number>, };
+
+export type ClipMatch = { video: Video, 
+/**
+ * Where in the video the clip starts, seconds.
+ */
+offset_s: number, 
+/**
+ * Seconds of the clip matched, and their share of the clip.
+ */
+matched_s: number, coverage: number, similarity: number, };
+
+export type FindResult = { 
+/**
+ * Length of the clip searched for, seconds.
+ */
+clip_s: number, 
+/**
+ * Usable videos, and how many are indexed (the others cannot be found yet).
+ */
+videos: number, indexed: number, matches: Array<ClipMatch>, };
+
+export type SearchHit = { video: Video, score: number, 
+/**
+ * What matched: "name", "folder", "cluster", or a concept's name.
+ */
+matched: Array<string>, 
+/**
+ * The best-matching frame (for its thumbnail) and its time, ms.
+ */
+frame_index: number | null, frame_ms: number | null, };

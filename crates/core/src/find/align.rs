@@ -111,6 +111,7 @@ pub fn align(query: &[QueryFrame], track: &Track, speeds: &[f64], min_matched: u
     // Each informative query frame votes for the offsets of its best matches.
     let mut best: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
     for &speed in speeds {
+        let mut best_here: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
         let mut votes: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         for (t, v, informative) in query {
             if !informative {
@@ -138,15 +139,23 @@ pub fn align(query: &[QueryFrame], track: &Track, speeds: &[f64], min_matched: u
             for step in -20..=20 {
                 let offset = centre + step as f64 * 0.05;
                 let (m, sim, compared, first, last) = score(query, track, speed, offset);
-                let better = match &best {
+                let better = match &best_here {
                     None => m > 0,
                     Some((bm, bs, ..)) => m > *bm || (m == *bm && sim > *bs),
                 };
                 if better {
-                    best = Some((m, sim, speed, offset, compared, first, last));
+                    best_here = Some((m, sim, speed, offset, compared, first, last));
                 }
             }
         }
+        // Speeds are tried in order of likelihood (normal speed first): another
+        // one must explain clearly more, since in a still or slow shot every speed
+        // fits about as well.
+        best = match (best, best_here) {
+            (None, here) => here,
+            (Some(b), Some(h)) if h.0 as f64 > b.0 as f64 * 1.15 + 1.0 || (h.0 >= b.0 && h.1 > b.1 + 0.01) => Some(h),
+            (b, _) => b,
+        };
     }
     let (matched, similarity, speed, offset, compared, first, last) = best?;
     if matched < min_matched {

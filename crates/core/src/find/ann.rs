@@ -199,6 +199,15 @@ impl FrameIndex {
         })
     }
 
+    /// A digest of what the index of the catalogue would hold now: equal digests,
+    /// same index (a front end keeps the index in memory while it is unchanged).
+    pub fn signature(cat: &Catalogue, model: &str) -> Result<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        cat.dense_versions(model)?.hash(&mut h);
+        Ok(h.finish())
+    }
+
     /// Points compared exhaustively (videos indexed after the graph was built).
     pub fn recent_points(&self) -> usize {
         self.recent.len()

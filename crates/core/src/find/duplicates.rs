@@ -2,7 +2,7 @@
 //! sped up or slowed down, found by aligning dense frames, and set aside (never
 //! deleted) through the journal.
 
-use super::align::{Alignment, QueryFrame, align};
+use super::align::{Alignment, align};
 use super::ann::FrameIndex;
 use super::dense::DenseFrames;
 use super::{CANDIDATES, Other, candidates, query_frames};
@@ -91,12 +91,10 @@ pub fn duplicates(
         .collect();
     let mut videos = cat.all_dense_frames(model)?;
     videos.retain(|(id, _)| !set_aside.contains(id));
-    let index = FrameIndex::build(&videos);
+    // The saved graph of the whole library (built when missing); set-aside videos
+    // found through it are passed over below.
+    let index = FrameIndex::for_catalogue(cat, model)?;
     let by_id: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
-    let prepared: Vec<(Vec<QueryFrame>, Other)> = videos
-        .iter()
-        .map(|(_, d)| (query_frames(d), Other::of(d)))
-        .collect();
     let mut pairs: Vec<DuplicatePair> = Vec::new();
     let mut done = std::collections::HashSet::new();
     for (i, (id, d)) in videos.iter().enumerate() {
@@ -105,14 +103,18 @@ pub fn duplicates(
         if informative == 0 {
             continue;
         }
+        let query = query_frames(d);
         for other in candidates(&index, d, Some(*id), CANDIDATES) {
             let key = (*id.min(&other), *id.max(&other));
+            let Some(&j) = by_id.get(&other) else {
+                continue;
+            };
             if !done.insert(key) {
                 continue;
             }
-            let j = by_id[&other];
             let min_matched = (informative as f64 * 0.3).ceil().max(2.0) as usize;
-            let Some(al) = align(&prepared[i].0, &prepared[j].1.track(), &DUPLICATE_SPEEDS, min_matched) else {
+            let track = Other::of(&videos[j].1);
+            let Some(al) = align(&query, &track.track(), &DUPLICATE_SPEEDS, min_matched) else {
                 continue;
             };
             if let Some(p) = duplicate_pair((*id, d), (other, &videos[j].1), &al) {

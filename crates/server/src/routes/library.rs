@@ -127,3 +127,10 @@ pub async fn recluster(
     })?;
     Ok((StatusCode::ACCEPTED, Json(s)))
 }
+
+/// Starts indexing the videos not indexed yet (the library job does it too, after
+/// organising).
+pub async fn index(State(st): State<Shared>) -> ApiResult<(StatusCode, Json<JobStatus>)> {
+    let s = st.jobs.start(JobKind::Index)?;
+    Ok((StatusCode::ACCEPTED, Json(s)))
+}

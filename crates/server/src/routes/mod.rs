@@ -1,8 +1,9 @@
 //! The handlers, one module per part of the UI: the library and its jobs, clusters
 //! and people's edits, videos (details, images), the media files themselves, the
-//! map, the folders on disk, and the UI's own files.
+//! map, the folders on disk, finding footage again, and the UI's own files.
 
 pub mod clusters;
+pub mod find;
 pub mod folders;
 pub mod library;
 pub mod map;
