@@ -24,7 +24,13 @@ pub fn clock(seconds: f64) -> String {
 
 /// Brings the dense index up to date, printing what it did.
 fn update_index(ctx: &Ctx, cat: &mut Catalogue, embedder: &Embedder) -> Result<dense::IndexReport> {
-    let r = dense::index_library(cat, embedder, &ctx.cli.machine.decode(), &ctx.bars, ctx.cancel)?;
+    let r = dense::index_library(
+        cat,
+        embedder,
+        &ctx.cli.machine.decode(),
+        &ctx.bars,
+        ctx.cancel,
+    )?;
     if ctx.chatty() && r.videos > 0 {
         eprintln!(
             "Indexed {} of {} videos ({} frames) in {:.1} s{}",
@@ -53,7 +59,11 @@ pub fn index(ctx: &Ctx, model: &ModelArgs) -> Result<()> {
 }
 
 fn names(cat: &Catalogue) -> Result<HashMap<i64, String>> {
-    Ok(cat.videos(None)?.into_iter().map(|v| (v.id, v.display)).collect())
+    Ok(cat
+        .videos(None)?
+        .into_iter()
+        .map(|v| (v.id, v.display))
+        .collect())
 }
 
 pub fn duplicates(ctx: &Ctx, model: &ModelArgs, set_aside: bool) -> Result<()> {
@@ -172,7 +182,13 @@ pub fn search(ctx: &Ctx, text: &str, model: &str, limit: usize) -> Result<()> {
     for h in &hits {
         let at = h
             .frame
-            .map(|(_, ts, p)| format!(" — frame at {} ({:.0} %)", clock(ts as f64 / 1000.0), p * 100.0))
+            .map(|(_, ts, p)| {
+                format!(
+                    " — frame at {} ({:.0} %)",
+                    clock(ts as f64 / 1000.0),
+                    p * 100.0
+                )
+            })
             .unwrap_or_default();
         println!(
             "[{}] {} ({}){at}",

@@ -276,7 +276,11 @@ pub fn set_aside_plan(cat: &Catalogue, videos: &[i64]) -> Result<Plan> {
             .unwrap_or_default();
         let dir = top.join(DUPLICATES_FOLDER);
         base.get_or_insert_with(|| top.clone());
-        let file_name = v.path.file_name().map(|f| f.to_os_string()).unwrap_or_default();
+        let file_name = v
+            .path
+            .file_name()
+            .map(|f| f.to_os_string())
+            .unwrap_or_default();
         let mut n = 1;
         let to = loop {
             let name = if n == 1 {

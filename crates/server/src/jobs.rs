@@ -366,7 +366,12 @@ impl Jobs {
         }
     }
 
-    fn index(&self, cat: &mut Catalogue, progress: &JobProgress, cancel: &Cancel) -> Result<dense::IndexReport> {
+    fn index(
+        &self,
+        cat: &mut Catalogue,
+        progress: &JobProgress,
+        cancel: &Cancel,
+    ) -> Result<dense::IndexReport> {
         let embedder = self.embedder()?;
         let r = dense::index_library(cat, &embedder, &self.engine.embed.decode, progress, cancel)?;
         if r.indexed > 0 && !r.cancelled {

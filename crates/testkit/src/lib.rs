@@ -225,6 +225,71 @@ pub fn make_photo_clip(
     motion: Motion,
     spec: &ClipSpec,
 ) -> Result<()> {
+    let shot = Shot {
+        photo,
+        motion,
+        frames: spec.frames,
+        from: 0.0,
+        to: 1.0,
+    };
+    make_shots_clip(path, &[shot], spec)
+}
+
+/// A stretch of a filmed photo: `frames` frames of its motion from `from` to `to`
+/// (0 = the motion's start, 1 = its end).
+#[derive(Clone, Copy)]
+pub struct Shot<'a> {
+    pub photo: &'a image::RgbImage,
+    pub motion: Motion,
+    pub frames: u32,
+    pub from: f32,
+    pub to: f32,
+}
+
+impl Shot<'_> {
+    /// Frame `i` of the shot at the clip's size.
+    fn frame(&self, i: u32, width: u32, height: u32) -> image::RgbImage {
+        let photo = self.photo;
+        let motion = self.motion;
+        let u = if self.frames > 1 {
+            i as f32 / (self.frames - 1) as f32
+        } else {
+            0.0
+        };
+        let t = self.from + (self.to - self.from) * u;
+        let lerp = |a: f32, b: f32| a + (b - a) * t;
+        let (pw, ph) = photo.dimensions();
+        let aspect = width as f32 / height as f32;
+        let (cx, cy, zoom) = (
+            lerp(motion.start.0, motion.end.0),
+            lerp(motion.start.1, motion.end.1),
+            lerp(motion.start.2, motion.end.2).max(1.0),
+        );
+        // Largest window of the output aspect inside the photo, shrunk by zoom.
+        let (mut cw, mut ch) = if pw as f32 / ph as f32 > aspect {
+            (ph as f32 * aspect, ph as f32)
+        } else {
+            (pw as f32, pw as f32 / aspect)
+        };
+        cw /= zoom;
+        ch /= zoom;
+        let x0 = (cx * pw as f32 - cw / 2.0).clamp(0.0, pw as f32 - cw) as u32;
+        let y0 = (cy * ph as f32 - ch / 2.0).clamp(0.0, ph as f32 - ch) as u32;
+        let crop = image::imageops::crop_imm(photo, x0, y0, cw as u32, ch as u32).to_image();
+        let mut frame =
+            image::imageops::resize(&crop, width, height, image::imageops::FilterType::Triangle);
+        if (motion.gain - 1.0).abs() > 1e-3 {
+            for p in frame.iter_mut() {
+                *p = (*p as f32 * motion.gain).clamp(0.0, 255.0) as u8;
+            }
+        }
+        frame
+    }
+}
+
+/// Encodes shots one after the other (scene cuts between them) into one clip;
+/// `spec.frames` is ignored (the shots say how many).
+pub fn make_shots_clip(path: &Path, shots: &[Shot], spec: &ClipSpec) -> Result<()> {
     gst_init()?;
     let tmp = temp_name(path);
     let desc = format!(
@@ -250,51 +315,21 @@ pub fn make_photo_clip(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|_| anyhow!("cannot start encoding"))?;
-    let (pw, ph) = photo.dimensions();
-    let aspect = spec.width as f32 / spec.height as f32;
-    for i in 0..spec.frames {
-        let t = if spec.frames > 1 {
-            i as f32 / (spec.frames - 1) as f32
-        } else {
-            0.0
-        };
-        let lerp = |a: f32, b: f32| a + (b - a) * t;
-        let (cx, cy, zoom) = (
-            lerp(motion.start.0, motion.end.0),
-            lerp(motion.start.1, motion.end.1),
-            lerp(motion.start.2, motion.end.2).max(1.0),
-        );
-        // Largest window of the output aspect inside the photo, shrunk by zoom.
-        let (mut cw, mut ch) = if pw as f32 / ph as f32 > aspect {
-            (ph as f32 * aspect, ph as f32)
-        } else {
-            (pw as f32, pw as f32 / aspect)
-        };
-        cw /= zoom;
-        ch /= zoom;
-        let x0 = (cx * pw as f32 - cw / 2.0).clamp(0.0, pw as f32 - cw) as u32;
-        let y0 = (cy * ph as f32 - ch / 2.0).clamp(0.0, ph as f32 - ch) as u32;
-        let crop = image::imageops::crop_imm(photo, x0, y0, cw as u32, ch as u32).to_image();
-        let mut frame = image::imageops::resize(
-            &crop,
-            spec.width,
-            spec.height,
-            image::imageops::FilterType::Triangle,
-        );
-        if (motion.gain - 1.0).abs() > 1e-3 {
-            for p in frame.iter_mut() {
-                *p = (*p as f32 * motion.gain).clamp(0.0, 255.0) as u8;
+    let mut n = 0u64;
+    for shot in shots {
+        for i in 0..shot.frames {
+            let frame = shot.frame(i, spec.width, spec.height);
+            let mut buffer = gst::Buffer::from_mut_slice(frame.into_raw());
+            {
+                let b = buffer.get_mut().unwrap();
+                let dur = gst::ClockTime::from_nseconds(1_000_000_000 / spec.fps as u64);
+                b.set_pts(dur * n);
+                b.set_duration(dur);
             }
+            n += 1;
+            src.push_buffer(buffer)
+                .map_err(|e| anyhow!("encoder refused a frame: {e:?}"))?;
         }
-        let mut buffer = gst::Buffer::from_mut_slice(frame.into_raw());
-        {
-            let b = buffer.get_mut().unwrap();
-            let dur = gst::ClockTime::from_nseconds(1_000_000_000 / spec.fps as u64);
-            b.set_pts(dur * i as u64);
-            b.set_duration(dur);
-        }
-        src.push_buffer(buffer)
-            .map_err(|e| anyhow!("encoder refused a frame: {e:?}"))?;
     }
     src.end_of_stream().map_err(|e| anyhow!("{e:?}"))?;
     let bus = pipeline.bus().context("no bus")?;

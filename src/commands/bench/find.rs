@@ -53,7 +53,10 @@ fn keyframes(video: usize, seconds: usize) -> Vec<Vec<f32>> {
     (0..=seconds)
         .map(|_| {
             let step = gaussian(&mut rng);
-            scene.iter_mut().zip(&step).for_each(|(s, r)| *s = 0.85 * *s + 0.5 * r);
+            scene
+                .iter_mut()
+                .zip(&step)
+                .for_each(|(s, r)| *s = 0.85 * *s + 0.5 * r);
             unit(&mut scene);
             let mut v: Vec<f32> = (0..CODE_DIMS)
                 .map(|i| 0.6 * shared[i] + 0.5 * topic[i] + 0.6 * scene[i])
@@ -68,7 +71,11 @@ fn keyframes(video: usize, seconds: usize) -> Vec<Vec<f32>> {
 fn at(keys: &[Vec<f32>], t: f64) -> Vec<f32> {
     let i = (t.floor() as usize).min(keys.len() - 2);
     let w = (t - i as f64).clamp(0.0, 1.0) as f32;
-    let mut v: Vec<f32> = keys[i].iter().zip(&keys[i + 1]).map(|(a, b)| (1.0 - w) * a + w * b).collect();
+    let mut v: Vec<f32> = keys[i]
+        .iter()
+        .zip(&keys[i + 1])
+        .map(|(a, b)| (1.0 - w) * a + w * b)
+        .collect();
     unit(&mut v);
     v
 }
@@ -90,7 +97,13 @@ fn library_video(video: usize, frames: usize) -> DenseFrames {
 }
 
 /// A clip of `video` from `offset` s, `seconds` long, with re-encoding noise.
-fn query(video: usize, frames: usize, offset: f64, seconds: f64, rng: &mut SplitMix64) -> DenseFrames {
+fn query(
+    video: usize,
+    frames: usize,
+    offset: f64,
+    seconds: f64,
+    rng: &mut SplitMix64,
+) -> DenseFrames {
     let keys = keyframes(video, frames);
     let mut d = DenseFrames {
         fps: CLIP_FPS,
@@ -118,8 +131,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub fn query_speed(dir: &Path, videos: usize, frames: usize, queries: usize, model: &str) -> Result<FindSpeed> {
-    anyhow::ensure!(videos > 0 && frames >= 4, "need videos and at least 4 frames each");
+pub fn query_speed(
+    dir: &Path,
+    videos: usize,
+    frames: usize,
+    queries: usize,
+    model: &str,
+) -> Result<FindSpeed> {
+    anyhow::ensure!(
+        videos > 0 && frames >= 4,
+        "need videos and at least 4 frames each"
+    );
     std::fs::create_dir_all(dir)?;
     let db = dir.join(format!("find-{videos}x{frames}.sqlite3"));
     let started = Instant::now();

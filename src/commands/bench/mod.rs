@@ -57,7 +57,13 @@ pub fn bench(
             videos,
             frames,
             queries,
-        } => serde_json::to_value(find::query_speed(dir, *videos, *frames, *queries, &model.model)?)?,
+        } => serde_json::to_value(find::query_speed(
+            dir,
+            *videos,
+            *frames,
+            *queries,
+            &model.model,
+        )?)?,
         BenchPart::Tsne { input, output } => serde_json::to_value(npy::tsne_npy(input, output)?)?,
         BenchPart::Export { root, dir } => {
             let db = match &ctx.cli.db {

@@ -70,7 +70,11 @@ impl Track<'_> {
             return None;
         }
         let (ta, tb) = (self.times[a], self.times[b]);
-        let w = if tb > ta { ((t - ta) / (tb - ta)).clamp(0.0, 1.0) as f32 } else { 0.0 };
+        let w = if tb > ta {
+            ((t - ta) / (tb - ta)).clamp(0.0, 1.0) as f32
+        } else {
+            0.0
+        };
         // The similarity of the interpolated vector, without building it.
         let (sa, sb) = (dot(v, &self.vectors[a]), dot(v, &self.vectors[b]));
         let cross = dot(&self.vectors[a], &self.vectors[b]);
@@ -81,7 +85,12 @@ impl Track<'_> {
 
 /// Scores one (speed, offset): matched count, mean similarity of the matches, the
 /// compared count and the matched query time range.
-fn score(query: &[QueryFrame], track: &Track, speed: f64, offset: f64) -> (usize, f32, usize, f64, f64) {
+fn score(
+    query: &[QueryFrame],
+    track: &Track,
+    speed: f64,
+    offset: f64,
+) -> (usize, f32, usize, f64, f64) {
     let (mut matched, mut sum, mut compared) = (0, 0f32, 0);
     let (mut first, mut last) = (f64::MAX, f64::MIN);
     for (t, v, informative) in query {
@@ -99,12 +108,27 @@ fn score(query: &[QueryFrame], track: &Track, speed: f64, offset: f64) -> (usize
             last = last.max(*t);
         }
     }
-    (matched, if matched > 0 { sum / matched as f32 } else { 0.0 }, compared, first, last)
+    (
+        matched,
+        if matched > 0 {
+            sum / matched as f32
+        } else {
+            0.0
+        },
+        compared,
+        first,
+        last,
+    )
 }
 
 /// The best alignment of `query` in `track` over the given playback speeds, or None
 /// when fewer than `min_matched` frames match anywhere.
-pub fn align(query: &[QueryFrame], track: &Track, speeds: &[f64], min_matched: usize) -> Option<Alignment> {
+pub fn align(
+    query: &[QueryFrame],
+    track: &Track,
+    speeds: &[f64],
+    min_matched: usize,
+) -> Option<Alignment> {
     if track.times.is_empty() {
         return None;
     }
@@ -153,7 +177,11 @@ pub fn align(query: &[QueryFrame], track: &Track, speeds: &[f64], min_matched: u
         // fits about as well.
         best = match (best, best_here) {
             (None, here) => here,
-            (Some(b), Some(h)) if h.0 as f64 > b.0 as f64 * 1.15 + 1.0 || (h.0 >= b.0 && h.1 > b.1 + 0.01) => Some(h),
+            (Some(b), Some(h))
+                if h.0 as f64 > b.0 as f64 * 1.15 + 1.0 || (h.0 >= b.0 && h.1 > b.1 + 0.01) =>
+            {
+                Some(h)
+            }
             (b, _) => b,
         };
     }
@@ -194,7 +222,12 @@ mod tests {
     fn at(track: &[(f64, Vec<f32>)], t: f64, step: f64) -> Vec<f32> {
         let i = ((t / step).floor() as usize).min(track.len() - 2);
         let w = ((t - track[i].0) / step) as f32;
-        let mut v: Vec<f32> = track[i].1.iter().zip(&track[i + 1].1).map(|(a, b)| (1.0 - w) * a + w * b).collect();
+        let mut v: Vec<f32> = track[i]
+            .1
+            .iter()
+            .zip(&track[i + 1].1)
+            .map(|(a, b)| (1.0 - w) * a + w * b)
+            .collect();
         reelmap_numeric::l2_normalize(&mut v);
         v
     }

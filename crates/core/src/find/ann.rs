@@ -94,7 +94,10 @@ fn points_of(videos: &[(i64, DenseFrames)]) -> (Vec<Key>, Vec<FrameRef>) {
                 continue;
             }
             let v = dense::decode(d.code(i));
-            if last.as_ref().is_some_and(|l| reelmap_numeric::dot(l, &v) > REDUNDANT) {
+            if last
+                .as_ref()
+                .is_some_and(|l| reelmap_numeric::dot(l, &v) > REDUNDANT)
+            {
                 continue;
             }
             keys.push(Key::of(d.code(i)));
@@ -237,7 +240,8 @@ fn load(path: &Path) -> Option<Saved> {
 
 fn save(path: &Path, saved: &Saved) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     bincode::serialize_into(std::io::BufWriter::new(file), saved)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
@@ -267,9 +271,14 @@ mod tests {
 
     #[test]
     fn finds_the_frame_a_code_came_from() {
-        let videos: Vec<(i64, DenseFrames)> = (0..20).map(|v| (v as i64 + 1, video(v, 30))).collect();
+        let videos: Vec<(i64, DenseFrames)> =
+            (0..20).map(|v| (v as i64 + 1, video(v, 30))).collect();
         let index = FrameIndex::build(&videos);
-        assert_eq!(index.points, 20 * 29, "uninformative frames are not indexed");
+        assert_eq!(
+            index.points,
+            20 * 29,
+            "uninformative frames are not indexed"
+        );
         for (id, d) in videos.iter().step_by(3) {
             for i in [1usize, 7, 29] {
                 let best = index.nearest(d.code(i), 3);
@@ -286,7 +295,9 @@ mod tests {
         let cat = Catalogue::open(&dir.path().join("c.sqlite3")).unwrap();
         let root = cat.add_root(dir.path()).unwrap();
         let add = |n: u64| {
-            let id = cat.insert_video(root, &dir.path().join(format!("{n}.mp4")), 1, 0, None).unwrap();
+            let id = cat
+                .insert_video(root, &dir.path().join(format!("{n}.mp4")), 1, 0, None)
+                .unwrap();
             cat.store_dense_frames(id, "m", &video(n, 12)).unwrap();
             id
         };
@@ -299,7 +310,8 @@ mod tests {
         assert_eq!((index.points, index.recent_points()), (10 * 11, 11));
         assert_eq!(index.nearest(video(100, 12).code(5), 1)[0].0, (new, 5));
         // A re-indexed video's old frames are no longer found; its new ones are.
-        cat.store_dense_frames(first[3], "m", &video(200, 12)).unwrap();
+        cat.store_dense_frames(first[3], "m", &video(200, 12))
+            .unwrap();
         let index = FrameIndex::for_catalogue(&cat, "m").unwrap();
         let old = index.nearest(video(3, 12).code(5), 1);
         assert!(old[0].1 < 0.5, "{old:?}");

@@ -76,4 +76,3 @@ pub fn find_frames(
     });
     Ok(out)
 }
-

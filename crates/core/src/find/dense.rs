@@ -265,7 +265,11 @@ mod tests {
             let a = unit(None, 1.0);
             let b = unit(Some(&a), 0.01);
             let c = unit(None, 1.0);
-            let (ca, cb, cc) = (decode(&encode(&a)), decode(&encode(&b)), decode(&encode(&c)));
+            let (ca, cb, cc) = (
+                decode(&encode(&a)),
+                decode(&encode(&b)),
+                decode(&encode(&c)),
+            );
             let full_ab = reelmap_numeric::dot(&a, &b);
             let code_ab = reelmap_numeric::dot(&ca, &cb);
             // Close pairs stay close, unrelated ones stay apart.

@@ -47,7 +47,11 @@ const MIN_SHORT_COVERAGE: f64 = 0.8;
 const MIN_LONG_COVERAGE: f64 = 0.5;
 
 /// Whether an alignment of `a` in `b` makes them duplicates, and the pair if so.
-fn duplicate_pair(a: (i64, &DenseFrames), b: (i64, &DenseFrames), al: &Alignment) -> Option<DuplicatePair> {
+fn duplicate_pair(
+    a: (i64, &DenseFrames),
+    b: (i64, &DenseFrames),
+    al: &Alignment,
+) -> Option<DuplicatePair> {
     let (sa, sb) = (a.1.informative_seconds(), b.1.informative_seconds());
     if sa <= 0.0 || sb <= 0.0 {
         return None;
@@ -94,7 +98,11 @@ pub fn duplicates(
     // The saved graph of the whole library (built when missing); set-aside videos
     // found through it are passed over below.
     let index = FrameIndex::for_catalogue(cat, model)?;
-    let by_id: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let by_id: HashMap<i64, usize> = videos
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
     let mut pairs: Vec<DuplicatePair> = Vec::new();
     let mut done = std::collections::HashSet::new();
     for (i, (id, d)) in videos.iter().enumerate() {
@@ -195,10 +203,16 @@ fn group(pairs: Vec<DuplicatePair>) -> Vec<DuplicateGroup> {
 /// scanned folder, as one journal batch (`reelmap undo` puts them back). Nothing is
 /// deleted; videos set aside are left out of later duplicate searches and folder
 /// plans.
-pub fn set_aside(cat: &mut Catalogue, keep: i64, others: &[i64]) -> Result<crate::apply::ApplyReport> {
+pub fn set_aside(
+    cat: &mut Catalogue,
+    keep: i64,
+    others: &[i64],
+) -> Result<crate::apply::ApplyReport> {
     use crate::error::Error;
     if others.contains(&keep) {
-        return Err(Error::Invalid("the video to keep is also among those set aside".into()).into());
+        return Err(
+            Error::Invalid("the video to keep is also among those set aside".into()).into(),
+        );
     }
     if cat.video(keep)?.is_none() {
         return Err(Error::NotFound(format!("video {keep}")).into());

@@ -61,7 +61,12 @@ impl Other {
 
 /// The videos whose frames are nearest to the query's, most votes first (a video
 /// gets one vote per query frame that found one of its frames).
-pub(crate) fn candidates(index: &FrameIndex, query: &DenseFrames, exclude: Option<i64>, limit: usize) -> Vec<i64> {
+pub(crate) fn candidates(
+    index: &FrameIndex,
+    query: &DenseFrames,
+    exclude: Option<i64>,
+    limit: usize,
+) -> Vec<i64> {
     let mut votes: HashMap<i64, usize> = HashMap::new();
     // At most 60 query frames look up neighbours, evenly spread.
     let informative: Vec<usize> = (0..query.len()).filter(|&i| query.informative[i]).collect();
@@ -78,4 +83,3 @@ pub(crate) fn candidates(index: &FrameIndex, query: &DenseFrames, exclude: Optio
     ranked.sort_by(|a, b| b.cmp(a));
     ranked.into_iter().take(limit).map(|(_, v)| v).collect()
 }
-

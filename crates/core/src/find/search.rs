@@ -48,26 +48,44 @@ fn singular(w: &str) -> &str {
 /// only when it shares a non-generic ancestor with a concept named exactly: buses
 /// are vehicles, sausages are not dogs.
 pub fn classes_for(query: &str) -> HashMap<usize, String> {
-    let q: Vec<String> = words(query).iter().map(|w| singular(w).to_string()).collect();
+    let q: Vec<String> = words(query)
+        .iter()
+        .map(|w| singular(w).to_string())
+        .collect();
     if q.is_empty() {
         return HashMap::new();
     }
     let h = hierarchy();
     let names = |n: &crate::clustering::naming::Node| -> Vec<Vec<String>> {
-        [n.lemma.replace('_', " "), n.label.clone(), n.singular.clone()]
-            .iter()
-            .map(|name| words(name).iter().map(|w| singular(w).to_string()).collect())
-            .collect()
+        [
+            n.lemma.replace('_', " "),
+            n.label.clone(),
+            n.singular.clone(),
+        ]
+        .iter()
+        .map(|name| {
+            words(name)
+                .iter()
+                .map(|w| singular(w).to_string())
+                .collect()
+        })
+        .collect()
     };
     let is_query = |ws: &Vec<String>| *ws == q;
     let ends_in_query = |ws: &Vec<String>| ws.len() > q.len() && ws.ends_with(&q);
     // Each node's ancestors, read off the classes' chains (parent first).
     let mut ancestors: Vec<Option<&[usize]>> = vec![None; h.nodes.len()];
     for c in &h.classes {
-        let chain: Vec<usize> = std::iter::once(c.node).chain(c.ancestors.iter().copied()).collect();
+        let chain: Vec<usize> = std::iter::once(c.node)
+            .chain(c.ancestors.iter().copied())
+            .collect();
         for (i, &n) in chain.iter().enumerate() {
             if ancestors[n].is_none() {
-                ancestors[n] = Some(if i == 0 { &c.ancestors[..] } else { &c.ancestors[i..] });
+                ancestors[n] = Some(if i == 0 {
+                    &c.ancestors[..]
+                } else {
+                    &c.ancestors[i..]
+                });
             }
         }
     }
@@ -93,7 +111,12 @@ pub fn classes_for(query: &str) -> HashMap<usize, String> {
         .collect();
     let mut out = HashMap::new();
     for c in &h.classes {
-        if is_query(&words(&c.name).iter().map(|w| singular(w).to_string()).collect()) {
+        if is_query(
+            &words(&c.name)
+                .iter()
+                .map(|w| singular(w).to_string())
+                .collect(),
+        ) {
             out.insert(c.index, c.name.clone());
             continue;
         }
@@ -115,10 +138,18 @@ pub fn search(cat: &Catalogue, model: &str, query: &str, limit: usize) -> Result
         return Ok(vec![]);
     }
     let contains_all = |text: &str| {
-        let ws: HashSet<String> = words(text).iter().map(|w| singular(w).to_string()).collect();
-        q.iter().all(|w| ws.contains(singular(w)) || ws.iter().any(|x| x.starts_with(w.as_str())))
+        let ws: HashSet<String> = words(text)
+            .iter()
+            .map(|w| singular(w).to_string())
+            .collect();
+        q.iter()
+            .all(|w| ws.contains(singular(w)) || ws.iter().any(|x| x.starts_with(w.as_str())))
     };
-    let clusters: HashMap<i64, String> = cat.clusters()?.into_iter().map(|c| (c.id, c.name)).collect();
+    let clusters: HashMap<i64, String> = cat
+        .clusters()?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
     let cluster_of: HashMap<i64, i64> = cat
         .assignments()?
         .into_iter()
@@ -128,12 +159,20 @@ pub fn search(cat: &Catalogue, model: &str, query: &str, limit: usize) -> Result
     for v in cat.videos(Some(VideoStatus::Ok))? {
         let mut score = 0.0;
         let mut matched = Vec::new();
-        let name = v.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = v
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if contains_all(&name) {
             score += 3.0;
             matched.push("name".to_string());
         }
-        let folder = v.path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let folder = v
+            .path
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if contains_all(&folder) {
             score += 2.0;
             matched.push("folder".to_string());
@@ -192,7 +231,11 @@ pub fn search(cat: &Catalogue, model: &str, query: &str, limit: usize) -> Result
         }
     }
     let mut out: Vec<SearchHit> = hits.into_values().collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.video_id.cmp(&b.video_id)));
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.video_id.cmp(&b.video_id))
+    });
     out.truncate(limit);
     Ok(out)
 }
@@ -204,20 +247,35 @@ mod tests {
     #[test]
     fn concepts_name_the_classes_below_them() {
         let dogs = classes_for("dog");
-        let names: Vec<String> = dogs.keys().map(|&c| hierarchy().classes[c].name.to_lowercase()).collect();
+        let names: Vec<String> = dogs
+            .keys()
+            .map(|&c| hierarchy().classes[c].name.to_lowercase())
+            .collect();
         assert!(names.iter().any(|n| n.contains("beagle")), "{names:?}");
-        assert!(!names.iter().any(|n| n.contains("tabby")), "cats are not dogs");
+        assert!(
+            !names.iter().any(|n| n.contains("tabby")),
+            "cats are not dogs"
+        );
         assert!(!names.iter().any(|n| n == "hot dog"), "nor are sausages");
         assert!(dogs.len() > 100, "{} dog classes", dogs.len());
         let vehicles = classes_for("vehicle");
-        let names: Vec<String> = vehicles.keys().map(|&c| hierarchy().classes[c].name.to_lowercase()).collect();
+        let names: Vec<String> = vehicles
+            .keys()
+            .map(|&c| hierarchy().classes[c].name.to_lowercase())
+            .collect();
         for wanted in ["sports car", "school bus"] {
-            assert!(names.iter().any(|n| n.contains(wanted)), "{wanted} in {names:?}");
+            assert!(
+                names.iter().any(|n| n.contains(wanted)),
+                "{wanted} in {names:?}"
+            );
         }
         // Plurals and several words.
         assert!(!classes_for("dogs").is_empty());
         assert!(classes_for("golden retriever").len() == 1);
-        assert!(classes_for("entity").is_empty(), "generic concepts match nothing");
+        assert!(
+            classes_for("entity").is_empty(),
+            "generic concepts match nothing"
+        );
         assert!(classes_for("").is_empty());
     }
 }
