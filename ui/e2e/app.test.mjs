@@ -753,6 +753,78 @@ describe('Reelmap UI', () => {
     assert.equal((await videosByName()).get(cats[2].name).cluster.id, mine);
   });
 
+  test('Duplicates lists the copy with its matched span; keeping one sets the others aside, and Undo puts them back', async () => {
+    const byName = await videosByName();
+    const original = byName.get('rockets-0.mp4');
+    const copy = byName.get('rockets-0 backup.mp4');
+    assert.ok(original && copy, 'the copy test ran before');
+    await goto('#/duplicates');
+    await page.getByTestId('duplicates-view').waitFor();
+    const group = page.getByTestId('duplicate-group').filter({ has: page.locator(`[data-video="${copy.id}"]`) });
+    await group.waitFor({ timeout: 60_000 });
+    const pair = group.getByTestId('duplicate-pair').filter({ hasText: 'rockets-0 backup.mp4' }).first();
+    assert.match(await pair.innerText(), /\d:\d\d\.\d–\d:\d\d\.\d/, 'the pair shows its matched span');
+    assert.ok(Number(await pair.getByTestId('pair-score').innerText()) > 0.8);
+    await shot('19-duplicates');
+    // Keep the original; the others of the group move into "Duplicates".
+    await group.locator(`[data-video="${original.id}"]`).getByTestId('keep-choice').check();
+    const others = await group.locator('[data-video]').evaluateAll((els) => els.map((e) => Number(e.dataset.video)));
+    const moved = others.filter((id) => id !== original.id);
+    await group.getByTestId('set-aside').click();
+    const copyPath = path.join(LIBRARY, 'rockets-0 backup.mp4');
+    for (const t0 = Date.now(); fs.existsSync(copyPath) && Date.now() - t0 < 10_000; ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(!fs.existsSync(copyPath), 'the copy was moved');
+    assert.ok(fs.existsSync(path.join(LIBRARY, 'Duplicates', 'rockets-0 backup.mp4')), 'into the Duplicates folder');
+    assert.ok(fs.existsSync(path.join(LIBRARY, 'rockets', 'rockets-0.mp4')), 'the kept one stays');
+    const after = await api('/api/duplicates');
+    assert.ok(
+      !after.groups.some((g) => g.videos.some((v) => moved.includes(v.id))),
+      'videos set aside are no duplicates any more',
+    );
+    // The toast's Undo restores every file.
+    await page.locator('.toast').filter({ hasText: 'moved into' }).getByRole('button', { name: 'Undo' }).click();
+    for (const t0 = Date.now(); !fs.existsSync(copyPath) && Date.now() - t0 < 10_000; ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(fs.existsSync(copyPath), 'Undo put the copy back');
+  });
+
+  test('searching for a concept shows the matching frames; a click opens the video at that frame', async () => {
+    await goto('#/');
+    await page.getByTestId('header-search').fill('feline');
+    await page.getByTestId('header-search').press('Enter');
+    await page.getByTestId('find-view').waitFor();
+    const hits = page.getByTestId('search-hit');
+    await hits.first().waitFor();
+    const names = await hits.evaluateAll((els) => els.map((e) => e.querySelector('.hit-name')?.textContent ?? ''));
+    assert.ok(names.length >= 4 && names.slice(0, 4).every((n) => n.startsWith('cats-')), names.join(', '));
+    const img = await hits.first().locator('img').getAttribute('src');
+    assert.match(img ?? '', /\/frames\/\d+\.jpg$/, 'the thumbnail is the matching frame');
+    await shot('20-search');
+    await hits.first().click();
+    await page.getByTestId('video-view').waitFor();
+    assert.match(page.url(), /#\/video\/\d+\?t=\d+/, 'the video opens at the frame');
+  });
+
+  test('a clip chosen in Find is found with its start time; Play opens the source there', async () => {
+    const byName = await videosByName();
+    const coffee = byName.get('coffee-1.webm');
+    await goto('#/find');
+    await page.getByTestId('clip-input').setInputFiles(path.join(LIBRARY, 'coffee', 'coffee-1.webm'));
+    const match = page.getByTestId('clip-match').first();
+    await match.waitFor({ timeout: 60_000 });
+    const ids = await page.getByTestId('clip-match').evaluateAll((els) => els.map((e) => Number(e.dataset.video)));
+    assert.ok(ids.includes(coffee.id), `the clip's own video is found: ${ids}`);
+    const row = page.locator(`[data-testid="clip-match"][data-video="${coffee.id}"]`);
+    assert.match(await row.getByTestId('clip-offset').innerText(), /^0:00\.[0-5]$/, 'it starts at the beginning');
+    await shot('21-find-clip');
+    await row.getByTestId('clip-play').click();
+    await page.getByTestId('video-view').waitFor();
+    assert.match(page.url(), new RegExp(`#/video/${coffee.id}\\?t=\\d+`));
+  });
+
   test('no script errors on the page', () => {
     assert.deepEqual(pageErrors, []);
   });

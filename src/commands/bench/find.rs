@@ -169,7 +169,7 @@ pub fn query_speed(
         FrameIndex::for_catalogue(&cat, model)?
     };
     let index_load_seconds = started.elapsed().as_secs_f64();
-    let mut rng = SplitMix64::from_state(0x0EE4_1E5);
+    let mut rng = SplitMix64::from_state(0x00EE_41E5);
     let (mut times, mut errors, mut right) = (vec![], vec![], 0usize);
     for _ in 0..queries {
         let v = rng.below(videos);

@@ -11,6 +11,7 @@ const STAGES: Record<string, string> = {
   scan: 'Scanning folders',
   embed: 'Extracting frames and features',
   cluster: 'Grouping similar videos',
+  index: 'Indexing frames for finding duplicates and clips',
   'map of videos': 'Laying out the map of videos',
   'map of frames': 'Laying out the map of frames',
   finished: 'Finished',

@@ -12,6 +12,7 @@ const STAGES: Record<string, string> = {
   probe: 'Reading the file',
   decode: 'Decoding frames',
   embed: 'Extracting features',
+  index: 'Indexing frames',
 };
 
 export function Failed() {

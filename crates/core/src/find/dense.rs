@@ -29,7 +29,7 @@ const FEATURE_DIMS: usize = 1280;
 
 /// The sampling rate of a video of this duration.
 pub fn rate_for(duration_s: f64) -> f64 {
-    if !(duration_s > 0.0) {
+    if duration_s.is_nan() || duration_s <= 0.0 {
         return BASE_FPS;
     }
     (MIN_FRAMES / duration_s)
@@ -178,6 +178,21 @@ pub fn dense_frames_of(
     Ok(out)
 }
 
+/// The dense frames of another file with the same content, if one is indexed.
+fn indexed_copy(cat: &Catalogue, v: &VideoRow, model: &str) -> Result<Option<DenseFrames>> {
+    let Some(fp) = v.fingerprint.as_deref() else {
+        return Ok(None);
+    };
+    for other in cat.videos_with_fingerprint(fp)? {
+        if other.id != v.id
+            && let Some(d) = cat.dense_frames(other.id, model)?
+        {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
+}
+
 /// What [`index_library`] did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct IndexReport {
@@ -217,6 +232,20 @@ pub fn index_library(
             break;
         }
         if v.status != VideoStatus::Ok {
+            continue;
+        }
+        // A copy of an indexed file (same content fingerprint) gets its frames
+        // without being decoded again.
+        if let Some(d) = indexed_copy(cat, v, &model)? {
+            report.frames += d.len();
+            cat.store_dense_frames(v.id, &model, &d)?;
+            report.indexed += 1;
+            progress.event(Event::Item {
+                stage: stage.clone(),
+                done: i as u64 + 1,
+                total: todo.len() as u64,
+                current: v.display.clone(),
+            });
             continue;
         }
         let fps = rate_for(v.duration_ms.unwrap_or(0) as f64 / 1000.0);

@@ -65,7 +65,7 @@ fn duplicate_pair(
     } else {
         (b_cov, a_cov)
     };
-    (short >= MIN_SHORT_COVERAGE && long >= MIN_LONG_COVERAGE).then(|| DuplicatePair {
+    (short >= MIN_SHORT_COVERAGE && long >= MIN_LONG_COVERAGE).then_some(DuplicatePair {
         a: a.0,
         b: b.0,
         speed: al.speed,
