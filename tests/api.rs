@@ -357,6 +357,42 @@ fn api_end_to_end() {
     let img = image::load_from_memory(&strip.body).unwrap();
     assert_eq!((img.width(), img.height()), (1280, 16 * 8));
 
+    // ----- finding: duplicates, clips, search -----
+    let dups = c.get("/api/duplicates");
+    assert_eq!(dups.status, 200);
+    let dups = dups.json();
+    assert!(
+        dups["indexed"].as_i64().unwrap() > 0,
+        "the library job indexed the frames: {dups}"
+    );
+    assert!(dups["groups"].is_array());
+    let set_aside = |body: Value| c.post("/api/duplicates/set-aside", body).status;
+    assert_eq!(
+        set_aside(json!({"keep": vid, "others": [vid]})),
+        422,
+        "keep one and set it aside"
+    );
+    assert_eq!(set_aside(json!({"keep": vid, "others": []})), 422);
+    assert_eq!(set_aside(json!({"keep": 999999, "others": [vid]})), 404);
+    let not_a_clip = c.post("/api/find?name=clip.mp4", json!({"not": "a video"}));
+    assert_eq!(
+        not_a_clip.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&not_a_clip.body)
+    );
+    let hits = c.get("/api/search?q=feline").json();
+    let hits = hits.as_array().unwrap();
+    assert!(
+        !hits.is_empty()
+            && hits[0]["video"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("cats-"),
+        "{hits:?}"
+    );
+    assert!(hits[0]["frame_index"].is_i64() && hits[0]["frame_ms"].is_i64());
+
     // ----- the video file, with Range -----
     let path = detail["path"].as_str().unwrap().to_string();
     let file = std::fs::read(&path).unwrap();

@@ -54,12 +54,15 @@ pub struct AppState {
     pub strip_scale: Mutex<Option<insights::StripScale>>,
     /// The frame index for finding clips, while the dense index is unchanged.
     pub find_index: Mutex<Option<(u64, Arc<reelmap_core::find::ann::FrameIndex>)>>,
+    /// The last duplicates found, with the digest of what they were found from.
+    pub duplicates: Mutex<Option<(u64, DuplicateGroups)>>,
     /// Cancelled when the server stops, which ends open event streams (graceful
     /// shutdown would otherwise wait for them forever).
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub type Shared = Arc<AppState>;
+pub type DuplicateGroups = Arc<Vec<reelmap_core::find::duplicates::DuplicateGroup>>;
 
 /// A running server. Dropping it (or `stop`) shuts it down.
 pub struct RunningServer {
@@ -136,6 +139,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer> {
         ui_dir: config.ui_dir.clone().unwrap_or_else(default_ui_dir),
         strip_scale: Mutex::new(None),
         find_index: Mutex::new(None),
+        duplicates: Mutex::new(None),
         shutdown: tokio_util::sync::CancellationToken::new(),
     });
     let stopping = state.shutdown.clone();

@@ -78,6 +78,20 @@ fn duplicate_pair(
     })
 }
 
+/// A digest of everything [`duplicates`] reads (the dense index and which videos are
+/// set aside): equal digests, same answer, so a front end can keep the last one.
+pub fn duplicates_key(cat: &Catalogue, model: &str) -> Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    FrameIndex::signature(cat, model)?.hash(&mut h);
+    for v in cat.videos(Some(crate::store::VideoStatus::Ok))? {
+        if crate::plan::is_set_aside(&v.path) {
+            v.id.hash(&mut h);
+        }
+    }
+    Ok(h.finish())
+}
+
 /// Every group of near-duplicate videos of the library (re-encodes, resized,
 /// cropped, trimmed, sped up or slowed down), found by aligning their dense frames:
 /// a shared intro, outro or black frames alone do not make two videos duplicates.

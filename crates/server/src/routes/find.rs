@@ -68,12 +68,24 @@ fn frame_index(st: &Shared, cat: &Catalogue, model: &str) -> anyhow::Result<Arc<
 
 pub async fn duplicates(State(st): State<Shared>) -> ApiResult<Json<dto::Duplicates>> {
     let model = st.jobs.model().to_string();
+    let st2 = st.clone();
     let out = with_db(&st, move |cat| {
         let (videos, indexed) = indexed(cat, &model)?;
-        let groups = dups::duplicates(cat, &model, &mut |_, _| {})?;
+        // Comparing every video takes seconds in a large library: the last answer is
+        // kept while nothing it depends on changed.
+        let key = dups::duplicates_key(cat, &model)?;
+        let cached = st2.duplicates.lock().unwrap().clone();
+        let groups = match cached {
+            Some((k, groups)) if k == key => groups,
+            _ => {
+                let groups = Arc::new(dups::duplicates(cat, &model, &mut |_, _| {})?);
+                *st2.duplicates.lock().unwrap() = Some((key, groups.clone()));
+                groups
+            }
+        };
         let list = Lister::new(cat)?;
         let groups = groups
-            .into_iter()
+            .iter()
             .map(|g| dto::DuplicateGroup {
                 videos: g.videos.iter().filter_map(|&v| list.video(v)).collect(),
                 keep: g.keep,
