@@ -823,6 +823,19 @@ describe('Reelmap UI', () => {
     await row.getByTestId('clip-play').click();
     await page.getByTestId('video-view').waitFor();
     assert.match(page.url(), new RegExp(`#/video/${coffee.id}\\?t=\\d+`));
+    // A clip dropped anywhere on the window (here: on the clusters) is looked for too.
+    await goto('#/');
+    await page.getByTestId('cluster-grid').waitFor();
+    await page.evaluate(async (id) => {
+      const blob = await (await fetch(`/api/videos/${id}/media`)).blob();
+      const dt = new DataTransfer();
+      dt.items.add(new File([blob], 'dropped.webm', { type: 'video/webm' }));
+      const target = document.querySelector('[data-testid="cluster-grid"]');
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, coffee.id);
+    await page.getByTestId('find-view').waitFor();
+    await page.locator(`[data-testid="clip-match"][data-video="${coffee.id}"]`).waitFor({ timeout: 60_000 });
   });
 
   test('no script errors on the page', () => {

@@ -6,7 +6,7 @@ import { Icon } from './components/Icon';
 import { JobPanel } from './components/JobPanel';
 import { Toasts } from './components/Toasts';
 import { navigate, useRoute } from './router';
-import { closeDialog, connect, dismissJob, getState, refresh, undo, useStore } from './store';
+import { closeDialog, connect, dismissJob, getState, refresh, setState, undo, useStore } from './store';
 import { ClusterView } from './views/ClusterView';
 import { DuplicatesView } from './views/DuplicatesView';
 import { FindView } from './views/FindView';
@@ -77,6 +77,29 @@ export function App() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  // A video file dropped anywhere on the window is looked for in the library (the
+  // Find view takes it). Drags of videos inside the page carry no files.
+  useEffect(() => {
+    const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+    const over = (e: DragEvent) => {
+      if (hasFiles(e) && !e.defaultPrevented) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      if (!hasFiles(e) || e.defaultPrevented) return;
+      e.preventDefault();
+      const f = e.dataTransfer?.files?.[0];
+      if (!f) return;
+      setState({ droppedClip: f });
+      navigate({ name: 'find', q: '' });
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
   }, []);
 
   // A finished job without problems goes away by itself after a while.

@@ -41,6 +41,8 @@ export interface State {
   dialog: Dialog | null;
   dismissedJob: number | null;
   busy: boolean;
+  /** A video file dropped on the window, waiting for the Find view to look for it. */
+  droppedClip: File | null;
 }
 
 let state: State = {
@@ -56,6 +58,7 @@ let state: State = {
   dialog: null,
   dismissedJob: readDismissed(),
   busy: false,
+  droppedClip: null,
 };
 
 const listeners = new Set<() => void>();

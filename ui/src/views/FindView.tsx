@@ -7,7 +7,7 @@ import { Icon } from '../components/Icon';
 import { Poster } from '../components/Poster';
 import { baseName, fmtDuration, fmtTime, plural } from '../format';
 import { href, navigate, videoAt } from '../router';
-import { errorMessage, useStore } from '../store';
+import { errorMessage, setState, useStore } from '../store';
 
 export function FindView({ q }: { q: string }) {
   return (
@@ -132,6 +132,7 @@ function ClipFinder() {
   const [result, setResult] = useState<{ name: string; r: FindResult } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const dropped = useStore((s) => s.droppedClip);
 
   const find = async (file: File) => {
     setBusy(file.name);
@@ -145,6 +146,13 @@ function ClipFinder() {
       setBusy(null);
     }
   };
+
+  // A clip dropped elsewhere on the window.
+  useEffect(() => {
+    if (!dropped) return;
+    setState({ droppedClip: null });
+    void find(dropped);
+  }, [dropped]);
 
   return (
     <section class="find-section" aria-label="Find a clip">
@@ -161,6 +169,7 @@ function ClipFinder() {
         onDragLeave={() => setOver(false)}
         onDrop={(e) => {
           e.preventDefault();
+          e.stopPropagation();
           setOver(false);
           const f = e.dataTransfer?.files?.[0];
           if (f) void find(f);
