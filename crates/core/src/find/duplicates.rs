@@ -5,9 +5,10 @@
 use super::align::{Alignment, align};
 use super::ann::FrameIndex;
 use super::dense::DenseFrames;
-use super::{CANDIDATES, Other, candidates, query_frames};
+use super::{CANDIDATES, Other, candidate_votes, query_frames};
 use crate::store::Catalogue;
 use anyhow::Result;
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 /// Playback speeds a duplicate may have against the original.
@@ -39,6 +40,11 @@ pub struct DuplicateGroup {
     /// longest, then the largest file.
     pub keep: i64,
 }
+
+/// A candidate must be among the neighbours of this share of the frames looked up:
+/// a duplicate covers most of a video, so one found by a few frames only (a shared
+/// intro, a similar shot) is not worth aligning.
+const MIN_VOTE_SHARE: f64 = 0.25;
 
 /// The share of the shorter video the match must cover...
 const MIN_SHORT_COVERAGE: f64 = 0.8;
@@ -117,33 +123,48 @@ pub fn duplicates(
         .enumerate()
         .map(|(i, (id, _))| (*id, i))
         .collect();
-    let mut pairs: Vec<DuplicatePair> = Vec::new();
-    let mut done = std::collections::HashSet::new();
-    for (i, (id, d)) in videos.iter().enumerate() {
-        progress(i, videos.len());
-        let informative = d.informative.iter().filter(|x| **x).count();
-        if informative == 0 {
-            continue;
-        }
-        let query = query_frames(d);
-        for other in candidates(&index, d, Some(*id), CANDIDATES) {
-            let key = (*id.min(&other), *id.max(&other));
+    progress(0, videos.len());
+    // Candidates of every video, from the graph.
+    let found: Vec<(Vec<(i64, usize)>, usize)> = videos
+        .par_iter()
+        .map(|(id, d)| {
+            if d.informative.iter().any(|x| *x) {
+                candidate_votes(&index, d, Some(*id), CANDIDATES)
+            } else {
+                (vec![], 0)
+            }
+        })
+        .collect();
+    progress(videos.len() / 2, videos.len());
+    // The pairs worth aligning, each once (from the side of the smaller id).
+    let mut todo = std::collections::BTreeSet::new();
+    for (i, (votes, looked)) in found.iter().enumerate() {
+        for &(other, n) in votes {
             let Some(&j) = by_id.get(&other) else {
                 continue;
             };
-            if !done.insert(key) {
-                continue;
-            }
-            let min_matched = (informative as f64 * 0.3).ceil().max(2.0) as usize;
-            let track = Other::of(&videos[j].1);
-            let Some(al) = align(&query, &track.track(), &DUPLICATE_SPEEDS, min_matched) else {
-                continue;
-            };
-            if let Some(p) = duplicate_pair((*id, d), (other, &videos[j].1), &al) {
-                pairs.push(p);
+            if n as f64 >= MIN_VOTE_SHARE * *looked as f64 {
+                todo.insert((i.min(j), i.max(j)));
             }
         }
     }
+    let todo: Vec<(usize, usize)> = todo.into_iter().collect();
+    let pairs: Vec<DuplicatePair> = todo
+        .par_iter()
+        .filter_map(|&(i, j)| {
+            let ((a, da), (b, db)) = (&videos[i], &videos[j]);
+            let informative = da.informative.iter().filter(|x| **x).count();
+            let min_matched = (informative as f64 * 0.3).ceil().max(2.0) as usize;
+            let track = Other::of(db);
+            let al = align(
+                &query_frames(da),
+                &track.track(),
+                &DUPLICATE_SPEEDS,
+                min_matched,
+            )?;
+            duplicate_pair((*a, da), (*b, db), &al)
+        })
+        .collect();
     progress(videos.len(), videos.len());
     let mut groups = group(pairs);
     for g in &mut groups {

@@ -67,11 +67,27 @@ pub(crate) fn candidates(
     exclude: Option<i64>,
     limit: usize,
 ) -> Vec<i64> {
+    candidate_votes(index, query, exclude, limit)
+        .0
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect()
+}
+
+/// [`candidates`] with their votes, and how many query frames looked.
+pub(crate) fn candidate_votes(
+    index: &FrameIndex,
+    query: &DenseFrames,
+    exclude: Option<i64>,
+    limit: usize,
+) -> (Vec<(i64, usize)>, usize) {
     let mut votes: HashMap<i64, usize> = HashMap::new();
     // At most 60 query frames look up neighbours, evenly spread.
     let informative: Vec<usize> = (0..query.len()).filter(|&i| query.informative[i]).collect();
     let step = informative.len().div_ceil(60).max(1);
+    let mut looked = 0;
     for &i in informative.iter().step_by(step) {
+        looked += 1;
         let mut seen = std::collections::HashSet::new();
         for ((video, _), _) in index.nearest(query.code(i), NEIGHBOURS) {
             if Some(video) != exclude && seen.insert(video) {
@@ -81,5 +97,10 @@ pub(crate) fn candidates(
     }
     let mut ranked: Vec<(usize, i64)> = votes.into_iter().map(|(v, n)| (n, v)).collect();
     ranked.sort_by(|a, b| b.cmp(a));
-    ranked.into_iter().take(limit).map(|(_, v)| v).collect()
+    let ranked = ranked
+        .into_iter()
+        .take(limit)
+        .map(|(n, v)| (v, n))
+        .collect();
+    (ranked, looked)
 }
