@@ -69,14 +69,17 @@ export class ApiError extends Error {
   }
 }
 
+/** `body`: JSON, or a file's bytes as they are. */
 async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
   let res: Response;
+  const raw = body instanceof Blob;
   try {
     res = await fetch(url, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers:
+        body === undefined ? {} : { 'Content-Type': raw ? 'application/octet-stream' : 'application/json' },
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError('Cannot reach the Reelmap engine. Is `reelmap serve` still running?', 0);
@@ -138,26 +141,7 @@ export const api = {
   setAside: (keep: number, others: number[]) => post<ApplyReport>('/api/duplicates/set-aside', { keep, others }),
   search: (q: string) => get<SearchHit[]>(`/api/search?q=${encodeURIComponent(q)}`),
   /** Sends the clip's bytes; the server finds where in the library it comes from. */
-  findClip: async (file: File): Promise<FindResult> => {
-    let res: Response;
-    try {
-      res = await fetch(`/api/find?name=${encodeURIComponent(file.name)}`, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: file,
-      });
-    } catch {
-      throw new ApiError('Cannot reach the Reelmap engine. Is `reelmap serve` still running?', 0);
-    }
-    const data = (await res.json().catch(() => null)) as unknown;
-    if (!res.ok) {
-      const msg =
-        data && typeof data === 'object' && 'error' in data ? String((data as { error: unknown }).error) : res.statusText;
-      throw new ApiError(msg, res.status);
-    }
-    return data as FindResult;
-  },
+  findClip: (file: File) => request<FindResult>('POST', `/api/find?name=${encodeURIComponent(file.name)}`, file),
 };
 
 export const urls = {

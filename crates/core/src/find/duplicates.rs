@@ -90,12 +90,19 @@ pub fn duplicates_key(cat: &Catalogue, model: &str) -> Result<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     FrameIndex::signature(cat, model)?.hash(&mut h);
-    for v in cat.videos(Some(crate::store::VideoStatus::Ok))? {
-        if crate::plan::is_set_aside(&v.path) {
-            v.id.hash(&mut h);
-        }
-    }
+    set_aside_videos(cat)?.hash(&mut h);
     Ok(h.finish())
+}
+
+/// Videos already set aside (in a "Duplicates" folder), in id order: they are not
+/// duplicates any more.
+fn set_aside_videos(cat: &Catalogue) -> Result<std::collections::BTreeSet<i64>> {
+    Ok(cat
+        .videos(Some(crate::store::VideoStatus::Ok))?
+        .into_iter()
+        .filter(|v| crate::plan::is_set_aside(&v.path))
+        .map(|v| v.id)
+        .collect())
 }
 
 /// Every group of near-duplicate videos of the library (re-encodes, resized,
@@ -106,13 +113,7 @@ pub fn duplicates(
     model: &str,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<DuplicateGroup>> {
-    // Videos already set aside are not duplicates any more.
-    let set_aside: std::collections::HashSet<i64> = cat
-        .videos(Some(crate::store::VideoStatus::Ok))?
-        .into_iter()
-        .filter(|v| crate::plan::is_set_aside(&v.path))
-        .map(|v| v.id)
-        .collect();
+    let set_aside = set_aside_videos(cat)?;
     let mut videos = cat.all_dense_frames(model)?;
     videos.retain(|(id, _)| !set_aside.contains(id));
     // The saved graph of the whole library (built when missing); set-aside videos
