@@ -87,6 +87,7 @@ fn library_video(video: usize, frames: usize) -> DenseFrames {
         times: vec![],
         codes: vec![],
         informative: vec![],
+        layouts: vec![],
     };
     for (i, k) in keys.iter().take(frames).enumerate() {
         d.times.push(i as u32 * 1000);
@@ -110,6 +111,7 @@ fn query(
         times: vec![],
         codes: vec![],
         informative: vec![],
+        layouts: vec![],
     };
     let n = (seconds * CLIP_FPS) as usize;
     for i in 0..n {

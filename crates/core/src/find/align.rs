@@ -6,14 +6,64 @@
 //! Hough voting does), and each is then refined on a fine grid by interpolating the
 //! other video between its frames, so that the offset is found to a fraction of the
 //! frame spacing.
+//!
+//! Frames are compared by their network codes; where both have layouts (the
+//! brightness grid of [`dense`](super::dense)), a pair whose layouts agree closely
+//! counts as a match although compression pulled the codes apart, as long as the
+//! codes are not unrelated.
 
 use reelmap_numeric::dot;
 
-/// A query frame: its time (s), its unit vector, whether it shows something.
-pub type QueryFrame = (f64, Vec<f32>, bool);
+/// A query frame.
+#[derive(Debug, Clone)]
+pub struct QueryFrame {
+    /// Seconds from the query's start.
+    pub t: f64,
+    /// The code as a unit vector.
+    pub vector: Vec<f32>,
+    /// The layout as a unit vector, if known.
+    pub layout: Option<Vec<f32>>,
+    /// Whether the frame shows something.
+    pub informative: bool,
+}
+
+impl QueryFrame {
+    pub fn new(t: f64, vector: Vec<f32>, informative: bool) -> QueryFrame {
+        QueryFrame {
+            t,
+            vector,
+            layout: None,
+            informative,
+        }
+    }
+}
 
 /// A frame pair this similar shows the same picture (re-encoded, resized, cropped).
 pub const MATCH: f32 = 0.80;
+/// Layouts correlated this well show the same picture (other footage stays under
+/// 0.75 on the find benchmark, heavily compressed copies of one moment above 0.97)...
+pub const LAYOUT_MATCH: f32 = 0.92;
+/// ...provided the codes are at least this similar (unrelated pictures are near 0).
+pub const LAYOUT_FLOOR: f32 = 0.30;
+
+/// The similarity of a frame pair: its codes' cosine, raised to a match when the
+/// layouts agree (see [`LAYOUT_MATCH`]); the closer the layouts, the higher, so
+/// that the best offset still stands out.
+fn combined(code: f32, layout: Option<f32>) -> f32 {
+    match layout {
+        Some(l) if l >= LAYOUT_MATCH && code >= LAYOUT_FLOOR => code.max(MATCH + l - LAYOUT_MATCH),
+        _ => code,
+    }
+}
+
+/// The cosine of `v` with the interpolation `(1 - w) a + w b` of two unit vectors,
+/// without building it.
+fn interpolated(v: &[f32], a: &[f32], b: &[f32], w: f32) -> f32 {
+    let (sa, sb) = (dot(v, a), if w > 0.0 { dot(v, b) } else { 0.0 });
+    let cross = if w > 0.0 { dot(a, b) } else { 1.0 };
+    let norm2 = (1.0 - w) * (1.0 - w) + w * w + 2.0 * w * (1.0 - w) * cross;
+    ((1.0 - w) * sa + w * sb) / norm2.max(1e-6).sqrt()
+}
 
 /// Where a query sequence is found in another video.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -45,11 +95,13 @@ impl Alignment {
     }
 }
 
-/// Another video's frames: times (s), unit vectors, informative flags.
+/// Another video's frames: times (s), unit vectors, informative flags, layouts
+/// (unit vectors) if known.
 pub struct Track<'a> {
     pub times: &'a [f64],
     pub vectors: &'a [Vec<f32>],
     pub informative: &'a [bool],
+    pub layouts: Option<&'a [Vec<f32>]>,
 }
 
 impl Track<'_> {
@@ -57,9 +109,20 @@ impl Track<'_> {
         self.times.last().copied().unwrap_or(0.0)
     }
 
-    /// Similarity of `v` to the picture at time `t`, interpolated between the two
-    /// frames around it; None outside the video or next to an uninformative frame.
-    fn similarity_at(&self, v: &[f32], t: f64) -> Option<f32> {
+    /// Similarity of query frame `q` to this video's frame `j`.
+    fn similarity(&self, q: &QueryFrame, j: usize) -> f32 {
+        let code = dot(&q.vector, &self.vectors[j]);
+        let layout = match (&q.layout, self.layouts) {
+            (Some(l), Some(ls)) if code >= LAYOUT_FLOOR => Some(dot(l, &ls[j])),
+            _ => None,
+        };
+        combined(code, layout)
+    }
+
+    /// Similarity of query frame `q` to the picture at time `t`, interpolated between
+    /// the two frames around it; None outside the video or next to an uninformative
+    /// frame.
+    fn similarity_at(&self, q: &QueryFrame, t: f64) -> Option<f32> {
         let n = self.times.len();
         if n == 0 || t < self.times[0] - 0.5 || t > self.end() + 0.5 {
             return None;
@@ -75,11 +138,12 @@ impl Track<'_> {
         } else {
             0.0
         };
-        // The similarity of the interpolated vector, without building it.
-        let (sa, sb) = (dot(v, &self.vectors[a]), dot(v, &self.vectors[b]));
-        let cross = dot(&self.vectors[a], &self.vectors[b]);
-        let norm2 = (1.0 - w) * (1.0 - w) + w * w + 2.0 * w * (1.0 - w) * cross;
-        Some(((1.0 - w) * sa + w * sb) / norm2.max(1e-6).sqrt())
+        let code = interpolated(&q.vector, &self.vectors[a], &self.vectors[b], w);
+        let layout = match (&q.layout, self.layouts) {
+            (Some(l), Some(ls)) if code >= LAYOUT_FLOOR => Some(interpolated(l, &ls[a], &ls[b], w)),
+            _ => None,
+        };
+        Some(combined(code, layout))
     }
 }
 
@@ -93,11 +157,12 @@ fn score(
 ) -> (usize, f32, usize, f64, f64) {
     let (mut matched, mut sum, mut compared) = (0, 0f32, 0);
     let (mut first, mut last) = (f64::MAX, f64::MIN);
-    for (t, v, informative) in query {
-        if !informative {
+    for q in query {
+        if !q.informative {
             continue;
         }
-        let Some(s) = track.similarity_at(v, speed * t + offset) else {
+        let t = &q.t;
+        let Some(s) = track.similarity_at(q, speed * t + offset) else {
             continue;
         };
         compared += 1;
@@ -137,21 +202,18 @@ pub fn align(
     for &speed in speeds {
         let mut best_here: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
         let mut votes: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        for (t, v, informative) in query {
-            if !informative {
+        for q in query {
+            if !q.informative {
                 continue;
             }
-            let mut sims: Vec<(f32, usize)> = track
-                .vectors
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| track.informative[*j])
-                .map(|(j, u)| (dot(v, u), j))
+            let mut sims: Vec<(f32, usize)> = (0..track.times.len())
+                .filter(|&j| track.informative[j])
+                .map(|j| (track.similarity(q, j), j))
                 .filter(|(s, _)| *s >= MATCH - 0.1)
                 .collect();
             sims.sort_by(|a, b| b.0.total_cmp(&a.0));
             for &(_, j) in sims.iter().take(3) {
-                let offset = track.times[j] - speed * t;
+                let offset = track.times[j] - speed * q.t;
                 *votes.entry((offset * 2.0).round() as i64).or_default() += 1;
             }
         }
@@ -242,12 +304,13 @@ mod tests {
             times: &times,
             vectors: &vectors,
             informative: &informative,
+            layouts: None,
         };
         // A 12 s clip starting at 47.3 s, sampled at 4 fps.
         let query: Vec<QueryFrame> = (0..48)
             .map(|i| {
                 let t = i as f64 * 0.25;
-                (t, at(&source, 47.3 + t, 1.0), true)
+                QueryFrame::new(t, at(&source, 47.3 + t, 1.0), true)
             })
             .collect();
         let a = align(&query, &track, &[1.0], 4).expect("found");
@@ -258,7 +321,7 @@ mod tests {
         let fast: Vec<QueryFrame> = (0..24)
             .map(|i| {
                 let t = i as f64 * 0.25;
-                (t, at(&source, 30.0 + 2.0 * t, 1.0), true)
+                QueryFrame::new(t, at(&source, 30.0 + 2.0 * t, 1.0), true)
             })
             .collect();
         let a = align(&fast, &track, &[1.0, 2.0], 4).expect("found");
@@ -266,8 +329,76 @@ mod tests {
         assert!((a.offset_s - 30.0).abs() < 0.2, "{a:?}");
         // Another video is not found.
         let other = walk(40, 0.25, 99);
-        let q: Vec<QueryFrame> = other.into_iter().map(|(t, v)| (t, v, true)).collect();
+        let q: Vec<QueryFrame> = other
+            .into_iter()
+            .map(|(t, v)| QueryFrame::new(t, v, true))
+            .collect();
         assert!(align(&q, &track, &[1.0], 4).is_none());
+    }
+
+    /// Unit vector pulled `mix` of the way from `v` towards a random direction.
+    fn degraded(v: &[f32], mix: f32, rng: &mut reelmap_numeric::SplitMix64) -> Vec<f32> {
+        let mut u: Vec<f32> = v
+            .iter()
+            .map(|x| (1.0 - mix) * x + mix * rng.normal() as f32 / (v.len() as f32).sqrt())
+            .collect();
+        reelmap_numeric::l2_normalize(&mut u);
+        u
+    }
+
+    #[test]
+    fn agreeing_layouts_match_frames_whose_codes_compression_pulled_apart() {
+        let source = walk(30, 1.0, 7);
+        let layouts_src = walk(30, 1.0, 8);
+        let times: Vec<f64> = source.iter().map(|f| f.0).collect();
+        let vectors: Vec<Vec<f32>> = source.iter().map(|f| f.1.clone()).collect();
+        let layouts: Vec<Vec<f32>> = layouts_src.iter().map(|f| f.1.clone()).collect();
+        let informative = vec![true; source.len()];
+        let track = Track {
+            times: &times,
+            vectors: &vectors,
+            informative: &informative,
+            layouts: Some(&layouts),
+        };
+        let mut rng = reelmap_numeric::SplitMix64::seeded(9);
+        // A heavily compressed copy: codes at cosine ~0.5-0.7 of the original's,
+        // layouts nearly the same.
+        let copy: Vec<QueryFrame> = (0..30)
+            .map(|i| QueryFrame {
+                t: i as f64,
+                vector: degraded(&vectors[i], 0.55, &mut rng),
+                layout: Some(degraded(&layouts[i], 0.1, &mut rng)),
+                informative: true,
+            })
+            .collect();
+        let codes: Vec<f32> = copy
+            .iter()
+            .zip(&vectors)
+            .map(|(q, v)| dot(&q.vector, v))
+            .collect();
+        assert!(
+            codes.iter().all(|c| *c < MATCH && *c > LAYOUT_FLOOR),
+            "{codes:?}"
+        );
+        let a = align(&copy, &track, &[1.0], 4).expect("found by the layouts");
+        assert!(a.matched >= 28 && a.offset_s.abs() < 0.1, "{a:?}");
+        // Without layouts the same codes match nothing.
+        let blind: Vec<QueryFrame> = copy
+            .iter()
+            .map(|q| QueryFrame::new(q.t, q.vector.clone(), true))
+            .collect();
+        assert!(align(&blind, &track, &[1.0], 4).is_none());
+        // Agreeing layouts do not make unrelated pictures match.
+        let other = walk(30, 1.0, 10);
+        let unrelated: Vec<QueryFrame> = (0..30)
+            .map(|i| QueryFrame {
+                t: i as f64,
+                vector: other[i].1.clone(),
+                layout: Some(layouts[i].clone()),
+                informative: true,
+            })
+            .collect();
+        assert!(align(&unrelated, &track, &[1.0], 4).is_none());
     }
 
     #[test]
@@ -279,8 +410,12 @@ mod tests {
             times: &times,
             vectors: &vectors,
             informative: &[false, false, false],
+            layouts: None,
         };
-        let query: Vec<QueryFrame> = vec![(0.0, v.clone(), true), (1.0, v, true)];
+        let query: Vec<QueryFrame> = vec![
+            QueryFrame::new(0.0, v.clone(), true),
+            QueryFrame::new(1.0, v, true),
+        ];
         assert!(align(&query, &track, &[1.0], 1).is_none());
     }
 }

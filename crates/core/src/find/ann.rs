@@ -259,6 +259,7 @@ mod tests {
             times: vec![],
             codes: vec![],
             informative: vec![],
+            layouts: vec![],
         };
         for i in 0..frames {
             let f: Vec<f32> = (0..1280).map(|_| rng.normal() as f32).collect();

@@ -46,6 +46,14 @@ pub struct DuplicateGroup {
 /// intro, a similar shot) is not worth aligning.
 const MIN_VOTE_SHARE: f64 = 0.25;
 
+/// Copies the codes do not find (heavy compression changes what the network sees)
+/// are looked for by their mean layouts too: each video's few nearest whose mean
+/// layouts (pooled to 8 × 8) correlate this well are aligned as well. A heavily
+/// compressed copy correlates with its original at 0.99; the pair is confirmed frame
+/// by frame like any other.
+const LAYOUT_CANDIDATE_SIM: f32 = 0.9;
+const LAYOUT_CANDIDATES: usize = 5;
+
 /// The share of the shorter video the match must cover...
 const MIN_SHORT_COVERAGE: f64 = 0.8;
 /// ...and of the longer one: a clip cut from a long video, or a shared intro, covers
@@ -149,6 +157,7 @@ pub fn duplicates(
             }
         }
     }
+    todo.extend(layout_candidates(&videos));
     let todo: Vec<(usize, usize)> = todo.into_iter().collect();
     let pairs: Vec<DuplicatePair> = todo
         .par_iter()
@@ -172,6 +181,46 @@ pub fn duplicates(
         g.keep = best_to_keep(cat, &g.videos)?;
     }
     Ok(groups)
+}
+
+/// Pairs of videos (indices, smaller first) whose mean layouts are close (see
+/// [`LAYOUT_CANDIDATE_SIM`]). Every video is compared with every other: 64 values
+/// each, a second for 10 000 videos.
+fn layout_candidates(videos: &[(i64, DenseFrames)]) -> Vec<(usize, usize)> {
+    use super::dense::LAYOUT_SIDE;
+    let means: Vec<Option<Vec<f32>>> = videos
+        .par_iter()
+        .map(|(_, d)| {
+            let m = d.mean_layout()?;
+            // 2 × 2 cells pooled into one.
+            let half = LAYOUT_SIDE / 2;
+            let mut pooled = vec![0f32; half * half];
+            for (i, x) in m.iter().enumerate() {
+                let (r, c) = (i / LAYOUT_SIDE, i % LAYOUT_SIDE);
+                pooled[(r / 2) * half + c / 2] += x;
+            }
+            reelmap_numeric::l2_normalize(&mut pooled);
+            Some(pooled)
+        })
+        .collect();
+    (0..videos.len())
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let mut near: Vec<(f32, usize)> = match &means[i] {
+                None => vec![],
+                Some(a) => means
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .filter_map(|(j, b)| Some((reelmap_numeric::dot(a, b.as_ref()?), j)))
+                    .filter(|(s, _)| *s >= LAYOUT_CANDIDATE_SIM)
+                    .collect(),
+            };
+            near.sort_by(|x, y| y.0.total_cmp(&x.0));
+            near.truncate(LAYOUT_CANDIDATES);
+            near.into_iter().map(move |(_, j)| (i.min(j), i.max(j)))
+        })
+        .collect()
 }
 
 /// The video of a group most worth keeping: the largest picture, then the longest,

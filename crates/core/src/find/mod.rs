@@ -23,13 +23,13 @@ const NEIGHBOURS: usize = 10;
 /// A query's frames as the alignment reads them.
 pub(crate) fn query_frames(d: &DenseFrames) -> Vec<QueryFrame> {
     let start = d.times.first().copied().unwrap_or(0) as f64 / 1000.0;
+    let mut layouts = d.layout_vectors().map(Vec::into_iter);
     (0..d.len())
-        .map(|i| {
-            (
-                d.times[i] as f64 / 1000.0 - start,
-                dense::decode(d.code(i)),
-                d.informative[i],
-            )
+        .map(|i| QueryFrame {
+            t: d.times[i] as f64 / 1000.0 - start,
+            vector: dense::decode(d.code(i)),
+            layout: layouts.as_mut().and_then(Iterator::next),
+            informative: d.informative[i],
         })
         .collect()
 }
@@ -39,6 +39,7 @@ pub(crate) struct Other {
     times: Vec<f64>,
     vectors: Vec<Vec<f32>>,
     informative: Vec<bool>,
+    layouts: Option<Vec<Vec<f32>>>,
 }
 
 impl Other {
@@ -47,6 +48,7 @@ impl Other {
             times: d.times.iter().map(|&t| t as f64 / 1000.0).collect(),
             vectors: d.vectors(),
             informative: d.informative.clone(),
+            layouts: d.layout_vectors(),
         }
     }
 
@@ -55,6 +57,7 @@ impl Other {
             times: &self.times,
             vectors: &self.vectors,
             informative: &self.informative,
+            layouts: self.layouts.as_deref(),
         }
     }
 }

@@ -197,4 +197,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (video_id, model)
     );
     "#,
+    // 6: each dense frame's layout (brightness on a 16 × 16 grid), which survives
+    // heavy compression; rows from before it are indexed again.
+    r#"
+    ALTER TABLE dense_frames ADD COLUMN layouts BLOB;
+    "#,
 ];
