@@ -1,7 +1,8 @@
 //! Finding footage again through the real `reelmap` binary, on clips made here with
-//! GStreamer: a re-encoded, resized copy is a duplicate, videos that only share an
-//! intro or a black opening are not; a clip cut from a video is found at its offset;
-//! search finds by name and by what the frames show; setting aside is undone.
+//! GStreamer: a re-encoded, resized copy and a starved one are duplicates, videos
+//! that only share an intro or a black opening are not; a clip cut from a video is
+//! found at its offset; search finds by name and by what the frames show; setting
+//! aside is undone.
 
 mod common;
 
@@ -99,6 +100,7 @@ fn make_library(root: &Path) -> HashMap<&'static str, PathBuf> {
     };
     make("source", source_shots(&p), Codec::H264Mp4, 320, 240);
     make("copy", source_shots(&p), Codec::Vp9Webm, 224, 168);
+    make("starved", source_shots(&p), Codec::Vp8WebmStarved, 320, 240);
     // Two unrelated videos behind the same 5 s intro.
     let intro = shot(&p, "rocket-turned", 7, 5.0, 0.0, 1.0);
     make(
@@ -184,7 +186,9 @@ fn duplicates_clips_and_search() {
     let before = snapshot(&lib);
     let ids = stems(&db);
 
-    // The copy is a duplicate of the source; nothing else is.
+    // The copy and the starved copy (whose frames the network sees at cosines down
+    // to 0.55, so only their layouts tie them) are duplicates of the source; nothing
+    // else is.
     let d = reelmap_ok(&db, &["--quiet", "--json", "duplicates"]).json();
     let groups = d["groups"].as_array().unwrap();
     let named: Vec<Vec<String>> = groups
@@ -202,7 +206,11 @@ fn duplicates_clips_and_search() {
         .collect();
     assert_eq!(
         named,
-        vec![vec!["copy".to_string(), "source".to_string()]],
+        vec![vec![
+            "copy".to_string(),
+            "source".to_string(),
+            "starved".to_string()
+        ]],
         "{d:#}"
     );
     let pair = &groups[0]["pairs"][0];
@@ -231,20 +239,20 @@ fn duplicates_clips_and_search() {
     assert!(!found.is_empty(), "the clip is found");
     let best = &found[0];
     assert!(
-        ["source", "copy"].contains(&name_of(&ids, &best["video_id"]).as_str()),
+        ["source", "copy", "starved"].contains(&name_of(&ids, &best["video_id"]).as_str()),
         "{found:?}"
     );
     let offset = best["offset_s"].as_f64().unwrap();
     assert!((offset - 4.5).abs() <= 0.5, "offset {offset}: {best}");
     assert!(best["matched_s"].as_f64().unwrap() > 4.0, "{best}");
-    let mut top2: Vec<String> = found
+    let mut top3: Vec<String> = found
         .iter()
-        .take(2)
+        .take(3)
         .map(|m| name_of(&ids, &m["video_id"]))
         .collect();
-    top2.sort();
-    assert_eq!(top2, vec!["copy", "source"], "{found:?}");
-    for m in &found[2..] {
+    top3.sort();
+    assert_eq!(top3, vec!["copy", "source", "starved"], "{found:?}");
+    for m in &found[3..] {
         // Another video may share a picture with part of the clip, not all of it.
         assert!(m["coverage"].as_f64().unwrap() < 0.7, "{found:?}");
     }
@@ -276,10 +284,12 @@ fn duplicates_clips_and_search() {
         "a concept hit names its frame: {first}"
     );
 
-    // Setting aside moves the copy into "Duplicates" (journaled); undo puts it back.
+    // Setting aside moves the copies into "Duplicates" (journaled); undo puts them
+    // back.
     reelmap_ok(&db, &["--quiet", "duplicates", "--set-aside"]);
-    assert!(!files["copy"].exists());
+    assert!(!files["copy"].exists() && !files["starved"].exists());
     assert!(lib.join("Duplicates").join("copy.webm").exists());
+    assert!(lib.join("Duplicates").join("starved.webm").exists());
     assert!(files["source"].exists());
     let again = reelmap_ok(&db, &["--quiet", "--json", "duplicates"]).json();
     assert!(
@@ -287,6 +297,9 @@ fn duplicates_clips_and_search() {
         "a set-aside video is no duplicate any more: {again:#}"
     );
     reelmap_ok(&db, &["--quiet", "undo"]);
-    assert!(files["copy"].exists(), "undo puts the copy back");
+    assert!(
+        files["copy"].exists() && files["starved"].exists(),
+        "undo puts the copies back"
+    );
     assert_eq!(snapshot(&lib), before);
 }

@@ -33,6 +33,8 @@ pub enum Codec {
     Mpeg4Ts,
     /// AV1 (libaom) in Matroska.
     Av1Mkv,
+    /// VP8 in WebM starved to 30 kbps: as blocky as a heavily compressed download.
+    Vp8WebmStarved,
 }
 
 impl Codec {
@@ -40,7 +42,7 @@ impl Codec {
         match self {
             Codec::H264Mp4 => "mp4",
             Codec::H265Mkv | Codec::Av1Mkv => "mkv",
-            Codec::Vp8Webm | Codec::Vp9Webm => "webm",
+            Codec::Vp8Webm | Codec::Vp9Webm | Codec::Vp8WebmStarved => "webm",
             Codec::TheoraOgg => "ogv",
             Codec::MjpegAvi | Codec::Mpeg4Avi => "avi",
             Codec::Mpeg4Ts => "ts",
@@ -66,6 +68,7 @@ impl Codec {
             Codec::H264Mp4 => format!("openh264enc gop-size={gop} bitrate=2000000 ! h264parse ! mp4mux"),
             Codec::H265Mkv => format!("x265enc key-int-max={gop} speed-preset=ultrafast tune=zerolatency ! h265parse ! matroskamux"),
             Codec::Vp8Webm => format!("vp8enc keyframe-max-dist={gop} deadline=1 cpu-used=8 target-bitrate=2000000 ! webmmux"),
+            Codec::Vp8WebmStarved => format!("vp8enc keyframe-max-dist={gop} deadline=1 cpu-used=8 target-bitrate=30000 end-usage=cbr ! webmmux"),
             Codec::Vp9Webm => format!("vp9enc keyframe-max-dist={gop} deadline=1 cpu-used=8 target-bitrate=2000000 ! webmmux"),
             Codec::TheoraOgg => format!("theoraenc keyframe-force={gop} ! oggmux"),
             Codec::MjpegAvi => "jpegenc quality=80 ! avimux".to_string(),
