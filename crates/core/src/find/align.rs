@@ -46,6 +46,20 @@ pub const LAYOUT_MATCH: f32 = 0.92;
 /// ...provided the codes are at least this similar (unrelated pictures are near 0).
 pub const LAYOUT_FLOOR: f32 = 0.30;
 
+/// Frames less similar than this show other pictures, not a degraded copy.
+pub const DISTINCT: f32 = 0.5;
+
+/// Informative query frames at (speed, offset) that show other pictures than the
+/// other video at the matching time.
+fn distinct(query: &[QueryFrame], track: &Track, speed: f64, offset: f64) -> usize {
+    query
+        .iter()
+        .filter(|q| q.informative)
+        .filter_map(|q| track.similarity_at(q, speed * q.t + offset))
+        .filter(|s| *s < DISTINCT)
+        .count()
+}
+
 /// The similarity of a frame pair: its codes' cosine, raised to a match when the
 /// layouts agree (see [`LAYOUT_MATCH`]); the closer the layouts, the higher, so
 /// that the best offset still stands out.
@@ -76,6 +90,9 @@ pub struct Alignment {
     pub matched: usize,
     /// Informative query frames in the compared range.
     pub compared: usize,
+    /// Compared frames that show clearly other pictures (below [`DISTINCT`]): where
+    /// two videos share an intro, what follows it.
+    pub distinct: usize,
     /// Mean similarity of the matched frames.
     pub similarity: f32,
     /// The matched span, in query seconds.
@@ -256,6 +273,7 @@ pub fn align(
         speed,
         matched,
         compared,
+        distinct: distinct(query, track, speed, offset),
         similarity,
         query_span: (first, last),
         other_span: (speed * first + offset, speed * last + offset),
@@ -399,6 +417,35 @@ mod tests {
             })
             .collect();
         assert!(align(&unrelated, &track, &[1.0], 4).is_none());
+    }
+
+    #[test]
+    fn what_follows_a_shared_intro_counts_as_distinct() {
+        let source = walk(12, 1.0, 11);
+        let times: Vec<f64> = source.iter().map(|f| f.0).collect();
+        let vectors: Vec<Vec<f32>> = source.iter().map(|f| f.1.clone()).collect();
+        let informative = vec![true; source.len()];
+        let track = Track {
+            times: &times,
+            vectors: &vectors,
+            informative: &informative,
+            layouts: None,
+        };
+        // 8 s of the same intro, then 4 s of other footage.
+        let other = walk(12, 1.0, 12);
+        let query: Vec<QueryFrame> = (0..12)
+            .map(|i| {
+                let v = if i < 8 { &vectors[i] } else { &other[i].1 };
+                QueryFrame::new(i as f64, v.clone(), true)
+            })
+            .collect();
+        let a = align(&query, &track, &[1.0], 4).expect("the intro aligns");
+        assert_eq!((a.matched, a.compared, a.distinct), (8, 12, 4), "{a:?}");
+        // The whole video again: nothing distinct.
+        let same: Vec<QueryFrame> = (0..12)
+            .map(|i| QueryFrame::new(i as f64, vectors[i].clone(), true))
+            .collect();
+        assert_eq!(align(&same, &track, &[1.0], 4).unwrap().distinct, 0);
     }
 
     #[test]

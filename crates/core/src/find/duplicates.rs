@@ -60,6 +60,9 @@ const MIN_SHORT_COVERAGE: f64 = 0.8;
 /// only a part of one of them.
 const MIN_LONG_COVERAGE: f64 = 0.5;
 
+/// At most this share of the frames compared may show clearly other pictures.
+const MAX_DISTINCT_SHARE: f64 = 0.15;
+
 /// Whether an alignment of `a` in `b` makes them duplicates, and the pair if so.
 fn duplicate_pair(
     a: (i64, &DenseFrames),
@@ -79,17 +82,23 @@ fn duplicate_pair(
     } else {
         (b_cov, a_cov)
     };
-    (short >= MIN_SHORT_COVERAGE && long >= MIN_LONG_COVERAGE).then_some(DuplicatePair {
-        a: a.0,
-        b: b.0,
-        speed: al.speed,
-        offset_s: al.offset_s,
-        a_span: al.query_span,
-        b_span: al.other_span,
-        similarity: al.similarity,
-        a_coverage: a_cov,
-        b_coverage: b_cov,
-    })
+    // Where both videos run, they must show the same pictures: two videos behind
+    // one intro show different ones after it (a degraded copy dips, but not this low).
+    let max_distinct = (MAX_DISTINCT_SHARE * al.compared as f64).max(1.0);
+    let same_throughout = al.distinct as f64 <= max_distinct;
+    (short >= MIN_SHORT_COVERAGE && long >= MIN_LONG_COVERAGE && same_throughout).then_some(
+        DuplicatePair {
+            a: a.0,
+            b: b.0,
+            speed: al.speed,
+            offset_s: al.offset_s,
+            a_span: al.query_span,
+            b_span: al.other_span,
+            similarity: al.similarity,
+            a_coverage: a_cov,
+            b_coverage: b_cov,
+        },
+    )
 }
 
 /// A digest of everything [`duplicates`] reads (the dense index and which videos are
