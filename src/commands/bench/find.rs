@@ -44,11 +44,15 @@ fn gaussian(rng: &mut SplitMix64) -> Vec<f32> {
     v
 }
 
-/// The content of synthetic video `video` at whole seconds `0..=seconds`.
-fn keyframes(video: usize, seconds: usize) -> Vec<Vec<f32>> {
-    let shared = gaussian(&mut SplitMix64::from_state(0xC0FFEE));
-    let topic = gaussian(&mut SplitMix64::from_state(0x7091C + video as u64 % TOPICS));
-    let mut rng = SplitMix64::from_state(0xF11E_0000 + video as u64);
+/// The content of synthetic video `video` at whole seconds `0..=seconds`: its codes
+/// (`layer` 0) or its layouts (`layer` 1, a walk of its own).
+fn keyframes(video: usize, seconds: usize, layer: u64) -> Vec<Vec<f32>> {
+    let salt = layer << 40;
+    let shared = gaussian(&mut SplitMix64::from_state(0xC0FFEE ^ salt));
+    let topic = gaussian(&mut SplitMix64::from_state(
+        (0x7091C + video as u64 % TOPICS) ^ salt,
+    ));
+    let mut rng = SplitMix64::from_state((0xF11E_0000 + video as u64) ^ salt);
     let mut scene = gaussian(&mut rng);
     (0..=seconds)
         .map(|_| {
@@ -81,7 +85,8 @@ fn at(keys: &[Vec<f32>], t: f64) -> Vec<f32> {
 }
 
 fn library_video(video: usize, frames: usize) -> DenseFrames {
-    let keys = keyframes(video, frames);
+    let keys = keyframes(video, frames, 0);
+    let layouts = keyframes(video, frames, 1);
     let mut d = DenseFrames {
         fps: 1.0,
         times: vec![],
@@ -89,9 +94,10 @@ fn library_video(video: usize, frames: usize) -> DenseFrames {
         informative: vec![],
         layouts: vec![],
     };
-    for (i, k) in keys.iter().take(frames).enumerate() {
+    for (i, (k, l)) in keys.iter().zip(&layouts).take(frames).enumerate() {
         d.times.push(i as u32 * 1000);
         d.codes.extend(quantise(k));
+        d.layouts.extend(quantise(l));
         d.informative.push(true);
     }
     d
@@ -105,7 +111,8 @@ fn query(
     seconds: f64,
     rng: &mut SplitMix64,
 ) -> DenseFrames {
-    let keys = keyframes(video, frames);
+    let keys = keyframes(video, frames, 0);
+    let layouts = keyframes(video, frames, 1);
     let mut d = DenseFrames {
         fps: CLIP_FPS,
         times: vec![],
@@ -121,6 +128,10 @@ fn query(
         v.iter_mut().zip(&noise).for_each(|(x, e)| *x += 0.25 * e);
         d.times.push((i as f64 * 1000.0 / CLIP_FPS) as u32);
         d.codes.extend(quantise(&v));
+        let mut l = at(&layouts, t);
+        let noise = gaussian(rng);
+        l.iter_mut().zip(&noise).for_each(|(x, e)| *x += 0.1 * e);
+        d.layouts.extend(quantise(&l));
         d.informative.push(true);
     }
     d

@@ -70,6 +70,12 @@ fn combined(code: f32, layout: Option<f32>) -> f32 {
     }
 }
 
+/// Whether the layouts can change a pair's verdict: codes that match already are
+/// taken as they are (half the work where most pairs match).
+fn needs_layout(code: f32) -> bool {
+    (LAYOUT_FLOOR..MATCH).contains(&code)
+}
+
 /// The cosine of `v` with the interpolation `(1 - w) a + w b` of two unit vectors,
 /// without building it.
 fn interpolated(v: &[f32], a: &[f32], b: &[f32], w: f32) -> f32 {
@@ -130,7 +136,7 @@ impl Track<'_> {
     fn similarity(&self, q: &QueryFrame, j: usize) -> f32 {
         let code = dot(&q.vector, &self.vectors[j]);
         let layout = match (&q.layout, self.layouts) {
-            (Some(l), Some(ls)) if code >= LAYOUT_FLOOR => Some(dot(l, &ls[j])),
+            (Some(l), Some(ls)) if needs_layout(code) => Some(dot(l, &ls[j])),
             _ => None,
         };
         combined(code, layout)
@@ -157,7 +163,7 @@ impl Track<'_> {
         };
         let code = interpolated(&q.vector, &self.vectors[a], &self.vectors[b], w);
         let layout = match (&q.layout, self.layouts) {
-            (Some(l), Some(ls)) if code >= LAYOUT_FLOOR => Some(interpolated(l, &ls[a], &ls[b], w)),
+            (Some(l), Some(ls)) if needs_layout(code) => Some(interpolated(l, &ls[a], &ls[b], w)),
             _ => None,
         };
         Some(combined(code, layout))
@@ -216,21 +222,27 @@ pub fn align(
     }
     // Each informative query frame votes for the offsets of its best matches.
     let mut best: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
-    for &speed in speeds {
-        let mut best_here: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
-        let mut votes: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        for q in query {
-            if !q.informative {
-                continue;
-            }
+    // Each informative query frame's best matches (at most 3), the same at every
+    // speed.
+    let best_matches: Vec<(f64, Vec<usize>)> = query
+        .iter()
+        .filter(|q| q.informative)
+        .map(|q| {
             let mut sims: Vec<(f32, usize)> = (0..track.times.len())
                 .filter(|&j| track.informative[j])
                 .map(|j| (track.similarity(q, j), j))
                 .filter(|(s, _)| *s >= MATCH - 0.1)
                 .collect();
             sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-            for &(_, j) in sims.iter().take(3) {
-                let offset = track.times[j] - speed * q.t;
+            (q.t, sims.iter().take(3).map(|&(_, j)| j).collect())
+        })
+        .collect();
+    for &speed in speeds {
+        let mut best_here: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
+        let mut votes: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for (t, matches) in &best_matches {
+            for &j in matches {
+                let offset = track.times[j] - speed * t;
                 *votes.entry((offset * 2.0).round() as i64).or_default() += 1;
             }
         }
@@ -238,9 +250,21 @@ pub fn align(
         peaks.sort_by(|a, b| b.cmp(a));
         for &(_, bin) in peaks.iter().take(4) {
             let centre = bin as f64 / 2.0;
-            // Refine: ±1 s around the peak in 0.05 s steps.
-            for step in -20..=20 {
-                let offset = centre + step as f64 * 0.05;
+            // Refine: ±1 s around the peak in 0.25 s steps, then ±0.2 s around the
+            // best of those in 0.05 s steps.
+            let mut coarse: Option<(usize, f32, f64)> = None;
+            for step in -4..=4 {
+                let offset = centre + step as f64 * 0.25;
+                let (m, sim, ..) = score(query, track, speed, offset);
+                if coarse.is_none_or(|(bm, bs, _)| m > bm || (m == bm && sim > bs)) {
+                    coarse = Some((m, sim, offset));
+                }
+            }
+            let Some((_, _, around)) = coarse else {
+                continue;
+            };
+            for step in -4..=4 {
+                let offset = around + step as f64 * 0.05;
                 let (m, sim, compared, first, last) = score(query, track, speed, offset);
                 let better = match &best_here {
                     None => m > 0,

@@ -154,23 +154,28 @@ pub fn duplicates(
         })
         .collect();
     progress(videos.len() / 2, videos.len());
-    // The pairs worth aligning, each once (from the side of the smaller id).
-    let mut todo = std::collections::BTreeSet::new();
+    // The pairs worth aligning, each once (from the side of the smaller id), and
+    // whether at every playback speed: a pair only the mean layouts found is
+    // aligned at normal speed (a copy at another speed shows other pictures at the
+    // same time, so the codes find it; the layouts are for heavy compression).
+    let mut todo: std::collections::BTreeMap<(usize, usize), bool> = Default::default();
     for (i, (votes, looked)) in found.iter().enumerate() {
         for &(other, n) in votes {
             let Some(&j) = by_id.get(&other) else {
                 continue;
             };
             if n as f64 >= MIN_VOTE_SHARE * *looked as f64 {
-                todo.insert((i.min(j), i.max(j)));
+                todo.insert((i.min(j), i.max(j)), true);
             }
         }
     }
-    todo.extend(layout_candidates(&videos));
-    let todo: Vec<(usize, usize)> = todo.into_iter().collect();
+    for pair in layout_candidates(&videos) {
+        todo.entry(pair).or_insert(false);
+    }
+    let todo: Vec<((usize, usize), bool)> = todo.into_iter().collect();
     let pairs: Vec<DuplicatePair> = todo
         .par_iter()
-        .filter_map(|&(i, j)| {
+        .filter_map(|&((i, j), all_speeds)| {
             let ((a, da), (b, db)) = (&videos[i], &videos[j]);
             let informative = da.informative.iter().filter(|x| **x).count();
             let min_matched = (informative as f64 * 0.3).ceil().max(2.0) as usize;
@@ -178,7 +183,11 @@ pub fn duplicates(
             let al = align(
                 &query_frames(da),
                 &track.track(),
-                &DUPLICATE_SPEEDS,
+                if all_speeds {
+                    &DUPLICATE_SPEEDS
+                } else {
+                    &DUPLICATE_SPEEDS[..1]
+                },
                 min_matched,
             )?;
             duplicate_pair((*a, da), (*b, db), &al)
