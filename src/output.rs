@@ -280,14 +280,22 @@ pub fn print_eval(r: &EvalReport) {
             "\nrelabel benchmark: scores of the videos nobody corrected (ACC / NMI, mean of the draws)"
         );
         println!(
-            "{:<6} {:>9} {:>6} {:>15} {:>15} {:>15} {:>11}",
-            "method", "corrected", "draws", "no correction", "pinned", "spread", "wins/losses"
+            "{:<6} {:>9} {:>9} {:>6} {:>15} {:>15} {:>15} {:>11}",
+            "method",
+            "corrected",
+            "pick",
+            "draws",
+            "no correction",
+            "pinned",
+            "spread",
+            "wins/losses"
         );
         for x in &r.relabel {
             println!(
-                "{:<6} {:>8.0}% {:>6} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>6}/{}",
+                "{:<6} {:>8.0}% {:>9} {:>6} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>7.3} / {:.3} {:>6}/{}",
                 x.method.name(),
                 x.fraction * 100.0,
+                x.pick,
                 x.draws,
                 x.untaught.0,
                 x.untaught.1,

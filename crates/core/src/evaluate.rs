@@ -39,6 +39,10 @@ pub struct EvalSpace {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RelabelRun {
     pub method: Method,
+    /// Which videos the person corrects: "random" ones, or "misfiled" ones (in
+    /// another folder than the one their category fills, as a person fixing folders
+    /// would pick; each is dropped into that folder).
+    pub pick: &'static str,
     pub fraction: f64,
     pub draws: usize,
     /// Mean (ACC, NMI) of the other videos with no correction at all.
@@ -256,9 +260,11 @@ pub fn evaluate(
             });
         }
         if let Some((fraction, draws)) = opts.relabel {
-            relabel_runs.push(relabel_bench(
-                &data, &is_copy, &truth, method, fraction, draws, opts.seed,
-            ));
+            for misfiled in [false, true] {
+                relabel_runs.push(relabel_bench(
+                    &data, &is_copy, &truth, method, fraction, draws, opts.seed, misfiled,
+                ));
+            }
         }
     }
     Ok(EvalReport {
@@ -326,6 +332,35 @@ fn describe(
 /// categories become pinned clusters started at their taught members' mean, as
 /// moving videos in the UI does; k is chosen automatically, at least the taught
 /// categories.
+/// The category whose folder cluster `c` is (usize::MAX: none).
+fn truth_home_category(home: &HashMap<usize, usize>, c: usize) -> usize {
+    home.iter()
+        .find(|(_, l)| **l == c)
+        .map_or(usize::MAX, |(t, _)| *t)
+}
+
+/// The cluster each category fills (the one-to-one matching the accuracy uses).
+fn category_clusters(truth: &[usize], labels: &[usize]) -> HashMap<usize, usize> {
+    let rows = truth.iter().max().map_or(0, |m| m + 1);
+    let cols = labels.iter().max().map_or(0, |m| m + 1);
+    let size = rows.max(cols);
+    let mut count = vec![vec![0f64; size]; size];
+    for (&t, &l) in truth.iter().zip(labels) {
+        count[t][l] += 1.0;
+    }
+    let max = count.iter().flatten().cloned().fold(0.0, f64::max);
+    let cost: Vec<Vec<f64>> = count
+        .iter()
+        .map(|r| r.iter().map(|c| max - c).collect())
+        .collect();
+    metrics::hungarian(&cost)
+        .into_iter()
+        .enumerate()
+        .filter(|&(t, l)| t < rows && l < cols && count[t][l] > 0.0)
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn relabel_bench(
     data: &[Vec<f32>],
     is_copy: &[bool],
@@ -334,6 +369,7 @@ fn relabel_bench(
     fraction: f64,
     draws: usize,
     seed: u64,
+    misfiled: bool,
 ) -> RelabelRun {
     let n = data.len();
     let taught_n = ((fraction * n as f64).round() as usize).clamp(1, n.saturating_sub(1).max(1));
@@ -355,16 +391,24 @@ fn relabel_bench(
         let s = metrics::score(&t, &p);
         (s.accuracy, s.nmi)
     };
+    let base_labels = &untaught_base.km.labels;
+    let home = category_clusters(truth, base_labels);
+    // The videos a person would correct: all, or those outside their category's
+    // folder.
+    let pool: Vec<usize> = (0..n)
+        .filter(|&i| !misfiled || home.get(&truth[i]) != Some(&base_labels[i]))
+        .collect();
+    let taught_n = taught_n.min(pool.len().saturating_sub(1).max(1));
     for d in 0..draws {
         let mut rng = SplitMix64::seeded(seed.wrapping_mul(1000).wrapping_add(d as u64));
-        let mut order: Vec<usize> = (0..n).collect();
-        for i in 0..taught_n {
-            let j = i + rng.below(n - i);
+        let mut order = pool.clone();
+        for i in 0..taught_n.min(order.len()) {
+            let j = i + rng.below(order.len() - i);
             order.swap(i, j);
         }
         let mut taught = vec![false; n];
         let mut slot_of_category: BTreeMap<usize, usize> = BTreeMap::new();
-        for &i in &order[..taught_n] {
+        for &i in order.iter().take(taught_n) {
             taught[i] = true;
             let next = slot_of_category.len();
             slot_of_category.entry(truth[i]).or_insert(next);
@@ -382,6 +426,22 @@ fn relabel_bench(
                     .zip(&data[i])
                     .for_each(|(a, b)| *a += b);
                 sizes[s] += 1;
+            }
+        }
+        if misfiled {
+            // Dropped into the folder its category fills: that folder's videos
+            // stay with it.
+            for i in 0..n {
+                if fixed[i].is_none()
+                    && let Some(&s) =
+                        slot_of_category.get(&truth_home_category(&home, base_labels[i]))
+                {
+                    initial[s]
+                        .iter_mut()
+                        .zip(&data[i])
+                        .for_each(|(a, b)| *a += b);
+                    sizes[s] += 1;
+                }
             }
         }
         for (c, &m) in initial.iter_mut().zip(&sizes) {
@@ -416,6 +476,7 @@ fn relabel_bench(
     }
     RelabelRun {
         method,
+        pick: if misfiled { "misfiled" } else { "random" },
         fraction,
         draws,
         untaught: base,
