@@ -220,10 +220,9 @@ pub fn align(
     if track.times.is_empty() {
         return None;
     }
-    // Each informative query frame votes for the offsets of its best matches.
     let mut best: Option<(usize, f32, f64, f64, usize, f64, f64)> = None;
-    // Each informative query frame's best matches (at most 3), the same at every
-    // speed.
+    // Each informative query frame votes for the offsets of its best matches (at
+    // most 3; found once, the offsets then differ by speed).
     let best_matches: Vec<(f64, Vec<usize>)> = query
         .iter()
         .filter(|q| q.informative)
